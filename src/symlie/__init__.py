@@ -1,0 +1,95 @@
+"""symlie: enforce, discover and promote symmetry in machine learning with the Lie derivative.
+
+The core (algebras, groups, representations, operators, the three verbs) needs only NumPy and SciPy; PyTorch,
+scikit-learn and PySINDy integrations live in their own subpackages and are imported lazily.
+"""
+
+from ._algebra import ClosureReport as ClosureReport
+from ._algebra import LieAlgebra as LieAlgebra
+from ._algebra import aff as aff
+from ._algebra import gl as gl
+from ._algebra import polynomial_fields as polynomial_fields
+from ._algebra import scaling as scaling
+from ._algebra import se as se
+from ._algebra import sl as sl
+from ._algebra import so as so
+from ._algebra import so_pq as so_pq
+from ._algebra import t as t
+from ._dictionaries import PolynomialLibrary as PolynomialLibrary
+from ._equivariant import EquivariantSpace as EquivariantSpace
+from ._equivariant import equivariant_basis as equivariant_basis
+from ._equivariant import equivariant_space as equivariant_space
+from ._errors import ClosureError as ClosureError
+from ._errors import ConvergenceWarning as ConvergenceWarning
+from ._errors import GroupMismatchError as GroupMismatchError
+from ._errors import ShapeError as ShapeError
+from ._errors import SpectralGapWarning as SpectralGapWarning
+from ._errors import SymlieError as SymlieError
+from ._errors import SymlieTypeError as SymlieTypeError
+from ._errors import SymlieValueError as SymlieValueError
+from ._groups import GL as GL
+from ._groups import SL as SL
+from ._groups import SO as SO
+from ._groups import D as D
+from ._groups import Group as Group
+from ._groups import Lorentz as Lorentz
+from ._groups import O as O
+from ._groups import Sn as Sn
+from ._groups import SO13p as SO13p
+from ._groups import Z as Z
+from ._invariants import BasisCache as BasisCache
+from ._invariants import InvariantSpace as InvariantSpace
+from ._invariants import basis_cache as basis_cache
+from ._invariants import invariant_space as invariant_space
+from ._linalg import NullSpace as NullSpace
+from ._linalg import null_space as null_space
+from ._reps import Rep as Rep
+from ._reps import Scalar as Scalar
+from ._reps import V as V
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GL",
+    "SL",
+    "SO",
+    "BasisCache",
+    "ClosureError",
+    "ClosureReport",
+    "ConvergenceWarning",
+    "D",
+    "EquivariantSpace",
+    "Group",
+    "GroupMismatchError",
+    "InvariantSpace",
+    "LieAlgebra",
+    "Lorentz",
+    "NullSpace",
+    "O",
+    "PolynomialLibrary",
+    "Rep",
+    "SO13p",
+    "Scalar",
+    "ShapeError",
+    "Sn",
+    "SpectralGapWarning",
+    "SymlieError",
+    "SymlieTypeError",
+    "SymlieValueError",
+    "V",
+    "Z",
+    "aff",
+    "basis_cache",
+    "equivariant_basis",
+    "equivariant_space",
+    "gl",
+    "invariant_space",
+    "null_space",
+    "polynomial_fields",
+    "scaling",
+    "se",
+    "sl",
+    "so",
+    "so_pq",
+    "t",
+]
