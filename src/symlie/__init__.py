@@ -4,6 +4,7 @@ The core (algebras, groups, representations, operators, the three verbs) needs o
 scikit-learn and PySINDy integrations live in their own subpackages and are imported lazily.
 """
 
+from . import testing as testing
 from ._algebra import ClosureReport as ClosureReport
 from ._algebra import LieAlgebra as LieAlgebra
 from ._algebra import aff as aff
@@ -16,6 +17,8 @@ from ._algebra import so as so
 from ._algebra import so_pq as so_pq
 from ._algebra import t as t
 from ._dictionaries import PolynomialLibrary as PolynomialLibrary
+from ._enforce import SymmetricSubspace as SymmetricSubspace
+from ._enforce import enforce as enforce
 from ._equivariant import EquivariantSpace as EquivariantSpace
 from ._equivariant import equivariant_basis as equivariant_basis
 from ._equivariant import equivariant_space as equivariant_space
@@ -43,6 +46,8 @@ from ._invariants import basis_cache as basis_cache
 from ._invariants import invariant_space as invariant_space
 from ._linalg import NullSpace as NullSpace
 from ._linalg import null_space as null_space
+from ._operator import LieDerivativeOperator as LieDerivativeOperator
+from ._operator import lie_derivative_operator as lie_derivative_operator
 from ._reps import Rep as Rep
 from ._reps import Scalar as Scalar
 from ._reps import V as V
@@ -63,6 +68,7 @@ __all__ = [
     "GroupMismatchError",
     "InvariantSpace",
     "LieAlgebra",
+    "LieDerivativeOperator",
     "Lorentz",
     "NullSpace",
     "O",
@@ -76,14 +82,17 @@ __all__ = [
     "SymlieError",
     "SymlieTypeError",
     "SymlieValueError",
+    "SymmetricSubspace",
     "V",
     "Z",
     "aff",
     "basis_cache",
+    "enforce",
     "equivariant_basis",
     "equivariant_space",
     "gl",
     "invariant_space",
+    "lie_derivative_operator",
     "null_space",
     "polynomial_fields",
     "scaling",
@@ -92,4 +101,5 @@ __all__ = [
     "so",
     "so_pq",
     "t",
+    "testing",
 ]

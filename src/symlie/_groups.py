@@ -149,7 +149,8 @@ class Group:
         r"""A random element :math:`\exp(\sum_k c_k A_k) \, h_{i_1} \cdots h_{i_s}` of the group.
 
         The coefficients are normal with the algebra element scaled to unit Frobenius norm on average; the word
-        in the discrete generators has random letters and length ``4 r``.
+        in the discrete generators has ``4 r + n`` random letters, each kept with probability 1/2 (long enough to
+        reach every element of cyclic groups such as ``Z(n)``).
 
         Parameters
         ----------
@@ -167,7 +168,7 @@ class Group:
             norms = np.linalg.norm(basis.reshape(q, -1), axis=1)
             coeffs = rng.normal(size=q) / (norms * np.sqrt(q))
             element = expm(np.tensordot(coeffs, basis, axes=1))
-        for _ in range(4 * len(self._discrete)):
+        for _ in range((4 * len(self._discrete) + self._n) if self._discrete else 0):
             if rng.random() < 0.5:
                 element = element @ self._discrete[rng.integers(len(self._discrete))]
         return element

@@ -118,7 +118,7 @@ def _apply_kron(mats: list[np.ndarray], columns: np.ndarray) -> np.ndarray:
     tensor = columns.reshape(*sizes, columns.shape[1])
     for p, mat in enumerate(mats):
         tensor = _apply_axis(tensor, mat, p)
-    return tensor.reshape(-1, columns.shape[1])
+    return tensor.reshape(int(np.prod(tensor.shape[:-1])), columns.shape[1])  # explicit rows: columns may be empty
 
 
 def _apply_kron_sum(mats: list[np.ndarray], columns: np.ndarray) -> np.ndarray:
@@ -128,7 +128,7 @@ def _apply_kron_sum(mats: list[np.ndarray], columns: np.ndarray) -> np.ndarray:
     out = np.zeros_like(tensor)
     for p, mat in enumerate(mats):
         out += _apply_axis(tensor, mat, p)
-    return out.reshape(-1, columns.shape[1])
+    return out.reshape(int(np.prod(out.shape[:-1])), columns.shape[1])
 
 
 def _orthonormal_columns(matrix: np.ndarray, rank: int) -> np.ndarray:

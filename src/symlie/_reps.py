@@ -119,16 +119,16 @@ class Rep:
     def __mul__(self, other: object) -> Rep:
         if isinstance(other, int | np.integer) and not isinstance(other, bool):
             return _multiple(self, int(other))
-        return _Tensor((self, _as_rep(other, "*")))
+        return _tensor((self, _as_rep(other, "*")))
 
     def __rmul__(self, other: object) -> Rep:
         if isinstance(other, int | np.integer) and not isinstance(other, bool):
             return _multiple(self, int(other))
-        return _Tensor((_as_rep(other, "*"), self))
+        return _tensor((_as_rep(other, "*"), self))
 
     def __pow__(self, k: int) -> Rep:
         k = check_positive_int(k, "exponent", minimum=0)
-        return Scalar if k == 0 else _Tensor((self,) * k)
+        return _tensor((self,) * k)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Rep) and self._key() == other._key()
@@ -255,12 +255,18 @@ class _Tensor(Rep):
         return out
 
     def _key(self) -> tuple:
-        return ("*",) + tuple(p._key() for p in self.parts) if self.parts else Scalar._key()
+        return ("*",) + tuple(p._key() for p in self.parts)
 
     def __repr__(self) -> str:
-        if not self.parts:
-            return "Scalar"
         return "*".join(_grouped(self.parts, "**"))
+
+
+def _tensor(parts: tuple[Rep, ...]) -> Rep:
+    """Tensor product of ``parts``, collapsing to the single factor (``V * Scalar is V``) or to Scalar."""
+    product = _Tensor(parts)
+    if not product.parts:
+        return Scalar
+    return product.parts[0] if len(product.parts) == 1 else product
 
 
 def _grouped(parts: tuple[Rep, ...], op: str) -> list[str]:
@@ -272,7 +278,7 @@ def _grouped(parts: tuple[Rep, ...], op: str) -> list[str]:
         while j < len(parts) and parts[j] == parts[i]:
             j += 1
         text = repr(parts[i])
-        if isinstance(parts[i], _Sum) or (op == "*" and j - i > 1 and isinstance(parts[i], _Tensor)):
+        if isinstance(parts[i], _Sum):
             text = f"({text})"
         if j - i > 1:
             text = f"{j - i}*{text}" if op == "*" else f"{text}**{j - i}"
@@ -289,7 +295,7 @@ def _dualize(rep: Rep) -> Rep:
     if isinstance(rep, _Sum):
         return _Sum(tuple(_dualize(p) for p in rep.parts))
     if isinstance(rep, _Tensor):
-        return _Tensor(tuple(_dualize(p) for p in rep.parts))
+        return _tensor(tuple(_dualize(p) for p in rep.parts))
     raise SymlieTypeError(f"cannot take the dual of {type(rep).__name__}")
 
 
