@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._dictionaries import PolynomialLibrary
+from ._dictionaries import PolynomialLibrary, unique_exponents
 from ._errors import ClosureError, ShapeError, SymlieTypeError, SymlieValueError
 from ._validation import as_float_array, check_positive_int
 
@@ -400,7 +400,7 @@ def _joint_library(parts: list[tuple[PolynomialLibrary, int]], n: int) -> Polyno
         shifted = np.zeros((len(library), n), dtype=np.int64)
         shifted[:, offset : offset + library.n_features] = library.exponents
         rows.append(shifted)
-    return PolynomialLibrary.from_exponents(_graded_sort(np.unique(np.concatenate(rows), axis=0)))
+    return PolynomialLibrary.from_exponents(_graded_sort(unique_exponents(np.concatenate(rows))[0]))
 
 
 def _embed(algebra: LieAlgebra, offsets: list[int], library: PolynomialLibrary, n: int) -> np.ndarray:
@@ -434,7 +434,7 @@ def _bracket_table(library: PolynomialLibrary) -> tuple[tuple[np.ndarray, ...], 
     j_all = np.repeat(j, n_terms)
     b_all = np.tile(np.arange(n_terms), len(a))
     flat = products.reshape(-1, n)
-    unique = np.unique(np.concatenate([exps, flat]), axis=0)
+    unique, _ = unique_exponents(np.concatenate([exps, flat]))
     out_library = PolynomialLibrary.from_exponents(_graded_sort(unique))
     c = out_library.index(flat)
     coef = exps[a_all, j_all].astype(np.float64)

@@ -209,9 +209,23 @@ class PolynomialLibrary:
         lowered = self._exponents[:, None, :] - np.eye(n_features, dtype=np.int64)[None, :, :]
         factor = self._exponents.astype(np.float64)  # alpha_lj, zero where the variable is absent
         lowered = np.maximum(lowered, 0).reshape(-1, n_features)
-        unique, inverse = np.unique(lowered, axis=0, return_inverse=True)
-        values = _monomials(X, unique)[:, inverse.reshape(-1)]
+        unique, inverse = unique_exponents(lowered)
+        values = _monomials(X, unique)[:, inverse]
         return values.reshape(len(X), n_terms, n_features) * factor[None, :, :]
+
+
+def unique_exponents(exponents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct exponent rows and, for every input row, the index of its distinct row."""
+    m = exponents.shape[1]
+    if len(exponents) == 0:
+        return exponents.reshape(0, m), np.zeros(0, dtype=np.int64)
+    base = int(exponents.max()) + 1
+    if m * np.log2(max(base, 2)) < 62:  # pack each row into one int64 key
+        keys = exponents @ (base ** np.arange(m, dtype=np.int64))
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        return exponents[first], inverse.reshape(-1)
+    unique, inverse = np.unique(exponents, axis=0, return_inverse=True)
+    return unique, inverse.reshape(-1)
 
 
 def _monomials(X: np.ndarray, exponents: np.ndarray) -> np.ndarray:

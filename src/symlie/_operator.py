@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._action import Action, make_action
-from ._dictionaries import PolynomialLibrary
+from ._dictionaries import PolynomialLibrary, unique_exponents
 from ._errors import ShapeError, SymlieTypeError, SymlieValueError
 from ._validation import as_float_array, check_positive_int, make_rng
 
@@ -39,20 +39,6 @@ def _join(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ia = np.repeat(np.arange(len(a)), counts)
     offsets = np.repeat(left - (np.cumsum(counts) - counts), counts)
     return ia, order[offsets + np.arange(len(ia))]
-
-
-def _unique_rows(exponents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct exponent rows and, for every input row, the index of its distinct row."""
-    m = exponents.shape[1]
-    if len(exponents) == 0:
-        return exponents.reshape(0, m), np.zeros(0, dtype=np.int64)
-    base = int(exponents.max()) + 1
-    if m * np.log2(max(base, 2)) < 62:  # pack each row into one int64 key
-        keys = exponents @ (base ** np.arange(m, dtype=np.int64))
-        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        return exponents[first], inverse.reshape(-1)
-    unique, inverse = np.unique(exponents, axis=0, return_inverse=True)
-    return unique, inverse.reshape(-1)
 
 
 def _is_monomial_matrix(g: np.ndarray) -> bool:
@@ -215,7 +201,7 @@ def exact_matrix(library: PolynomialLibrary, action: Action) -> tuple[sp.csr_mat
     elif action.output == "vector_field":  # - Dv_k(x) W theta(x), (Dv_k)_{o'o} = sum_f C_k[o', f] d_o x^{phi_f}
         f_p, o_p = np.nonzero(Phi)
         alpha = Phi[f_p, o_p].astype(np.float64)
-        lowered, lowered_index = _unique_rows(Phi[f_p] - eye[o_p])
+        lowered, lowered_index = unique_exponents(Phi[f_p] - eye[o_p])
         ja, jb = _join(f_f, f_p)
         exps.append((lowered[:, None, :] + E[None, :, :]).reshape(-1, m))
         n2 = len(ja)
@@ -225,7 +211,7 @@ def exact_matrix(library: PolynomialLibrary, action: Action) -> tuple[sp.csr_mat
         cols.append(np.repeat(o_p[jb], L) * L + np.tile(np.arange(L), n2))
         vals.append(-np.repeat(c[ja] * alpha[jb], L))
 
-    rows_monomials, unique_index = _unique_rows(np.concatenate(exps))
+    rows_monomials, unique_index = unique_exponents(np.concatenate(exps))
     U = len(rows_monomials)
     u = unique_index[np.concatenate(mono)]
     rows = (u * n_out + np.concatenate(o_row)) * q + np.concatenate(ks)
@@ -273,7 +259,7 @@ def discrete_exact(
             cols += [np.repeat(o, L) * L + np.tile(np.arange(L), len(o1)), np.arange(n_out * L)]
             vals += [np.repeat(ginv[o1, o], L) * np.tile(coef, len(o1)), -np.ones(n_out * L)]
             gens += [np.full(len(o1) * L, position), np.full(n_out * L, position)]
-        monomials, index_of = _unique_rows(np.concatenate(exps))
+        monomials, index_of = unique_exponents(np.concatenate(exps))
         U, G = len(monomials), len(exact_ids)
         rows = (index_of[np.concatenate(mono)] * G + np.concatenate(gens)) * n_out + np.concatenate(o_row)
         block = sp.coo_matrix(
