@@ -4,6 +4,7 @@ The core (algebras, groups, representations, operators, the three verbs) needs o
 scikit-learn and PySINDy integrations live in their own subpackages and are imported lazily.
 """
 
+from . import bench as bench
 from . import testing as testing
 from ._algebra import ClosureReport as ClosureReport
 from ._algebra import LieAlgebra as LieAlgebra
@@ -17,6 +18,8 @@ from ._algebra import so as so
 from ._algebra import so_pq as so_pq
 from ._algebra import t as t
 from ._dictionaries import PolynomialLibrary as PolynomialLibrary
+from ._discover import DiscoveryReport as DiscoveryReport
+from ._discover import discover as discover
 from ._enforce import SymmetricSubspace as SymmetricSubspace
 from ._enforce import enforce as enforce
 from ._equivariant import EquivariantSpace as EquivariantSpace
@@ -46,6 +49,14 @@ from ._invariants import basis_cache as basis_cache
 from ._invariants import invariant_space as invariant_space
 from ._linalg import NullSpace as NullSpace
 from ._linalg import null_space as null_space
+from ._manifold import discover_manifold as discover_manifold
+from ._manifold import vanishing_polynomials as vanishing_polynomials
+from ._metrics import DiscreteReport as DiscreteReport
+from ._metrics import check_discrete as check_discrete
+from ._metrics import discrete_candidates as discrete_candidates
+from ._metrics import lie_derivative_norms as lie_derivative_norms
+from ._metrics import symmetry_bias as symmetry_bias
+from ._metrics import symmetry_variance as symmetry_variance
 from ._operator import LieDerivativeOperator as LieDerivativeOperator
 from ._operator import lie_derivative_operator as lie_derivative_operator
 from ._reps import Rep as Rep
@@ -63,6 +74,8 @@ __all__ = [
     "ClosureReport",
     "ConvergenceWarning",
     "D",
+    "DiscoveryReport",
+    "DiscreteReport",
     "EquivariantSpace",
     "Group",
     "GroupMismatchError",
@@ -87,11 +100,17 @@ __all__ = [
     "Z",
     "aff",
     "basis_cache",
+    "bench",
+    "check_discrete",
+    "discover",
+    "discover_manifold",
+    "discrete_candidates",
     "enforce",
     "equivariant_basis",
     "equivariant_space",
     "gl",
     "invariant_space",
+    "lie_derivative_norms",
     "lie_derivative_operator",
     "null_space",
     "polynomial_fields",
@@ -100,6 +119,9 @@ __all__ = [
     "sl",
     "so",
     "so_pq",
+    "symmetry_bias",
+    "symmetry_variance",
     "t",
     "testing",
+    "vanishing_polynomials",
 ]

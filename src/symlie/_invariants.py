@@ -145,12 +145,12 @@ def _term_residual(group: Group, factors: tuple[Factor, ...], basis: np.ndarray)
         mats = [factor_matrix(A, f, group, algebra=True) for f in factors]
         bound = sum(np.linalg.norm(m, 2) for m in mats)
         if bound > 0:
-            worst = max(worst, np.linalg.norm(_apply_kron_sum(mats, basis), 2) / bound)
+            worst = max(worst, np.linalg.norm(_apply_kron_sum(mats, basis)) / bound)
     for h in group.discrete:
         mats = [factor_matrix(h, f, group, algebra=False) for f in factors]
         moved = _apply_kron(mats, basis) - basis
         bound = float(np.prod([np.linalg.norm(m, 2) for m in mats])) + 1.0
-        worst = max(worst, np.linalg.norm(moved, 2) / bound)
+        worst = max(worst, np.linalg.norm(moved) / bound)
     return float(worst)
 
 
