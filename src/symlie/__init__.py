@@ -59,6 +59,9 @@ from ._metrics import symmetry_bias as symmetry_bias
 from ._metrics import symmetry_variance as symmetry_variance
 from ._operator import LieDerivativeOperator as LieDerivativeOperator
 from ._operator import lie_derivative_operator as lie_derivative_operator
+from ._promote import PromoteResult as PromoteResult
+from ._promote import nuclear_norm_penalty as nuclear_norm_penalty
+from ._promote import promote as promote
 from ._reps import Rep as Rep
 from ._reps import Scalar as Scalar
 from ._reps import V as V
@@ -86,6 +89,7 @@ __all__ = [
     "NullSpace",
     "O",
     "PolynomialLibrary",
+    "PromoteResult",
     "Rep",
     "SO13p",
     "Scalar",
@@ -112,8 +116,10 @@ __all__ = [
     "invariant_space",
     "lie_derivative_norms",
     "lie_derivative_operator",
+    "nuclear_norm_penalty",
     "null_space",
     "polynomial_fields",
+    "promote",
     "scaling",
     "se",
     "sl",
