@@ -140,6 +140,7 @@ class _Program:
         self.data_residual0 = D @ w0 - y
         self.DN = DN
         self.A3_flat = A3.reshape(A3.shape[0], -1)
+        self.A3_rows = np.ascontiguousarray(A3.transpose(1, 0, 2)).reshape(A3.shape[1], -1)  # (R, p * q)
         self.gram = self.A3_flat @ self.A3_flat.T
 
     def matrix(self, v: np.ndarray) -> np.ndarray:
@@ -169,10 +170,13 @@ class _Program:
         grad = self.weight * (self.A3_flat @ ((U * (sig / s)) @ Vt).reshape(-1))
         big = sig > _SMALL * mu
         Ub, Vb, sb, sigb = U[:, big], Vt[big].T, s[big], sig[big]
-        AVb = A3 @ Vb  # (p, R, r): A_k v_j for the large directions
+        R, q = A3.shape[1:]
+        AVb = (A3.reshape(p * R, q) @ Vb).reshape(p, R, -1)  # A_k v_j for the large directions, one GEMM
         # sum_j (1/s_j) |A_k v_j|^2 with s_j = mu on the small directions: Gram / mu + corrections on the large.
         hessian = self.gram / mu + (AVb * (1.0 / sb - 1.0 / mu)).reshape(p, -1) @ AVb.reshape(p, -1).T
-        K = np.matmul(Ub.T[None], A3) @ Vt.T  # (p, r, q): U_big^T A_k V
+        r = Ub.shape[1]
+        UA = (Ub.T @ self.A3_rows).reshape(r * p, q)  # U_big^T A_k for all k, one GEMM
+        K = (UA @ Vt.T).reshape(r, p, q).transpose(1, 0, 2)  # (p, r, q): U_big^T A_k V
         denominator = sb[:, None] * s[None, :] * (sb[:, None] + s[None, :])
         a = (sigb**2)[:, None] / denominator
         hessian -= (K * a).reshape(p, -1) @ K.reshape(p, -1).T
