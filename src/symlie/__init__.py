@@ -5,6 +5,7 @@ scikit-learn and PySINDy integrations live in their own subpackages and are impo
 """
 
 from . import bench as bench
+from . import dynamics as dynamics
 from . import testing as testing
 from ._algebra import ClosureReport as ClosureReport
 from ._algebra import LieAlgebra as LieAlgebra
@@ -109,6 +110,7 @@ __all__ = [
     "discover",
     "discover_manifold",
     "discrete_candidates",
+    "dynamics",
     "enforce",
     "equivariant_basis",
     "equivariant_space",

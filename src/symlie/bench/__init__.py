@@ -34,6 +34,7 @@ __all__ = ["PROGRAMS", "enforce", "load", "machine_info", "versions"]
 #: Benchmark name -> module (relative to this package) implementing it.
 PROGRAMS: dict[str, str] = {
     "discover": "._discover",
+    "dynamics": "._dynamics",
     "enforce": "._enforce",
     "units": "._units",
 }
