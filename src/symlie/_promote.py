@@ -40,8 +40,9 @@ from ._validation import as_float_array
 
 __all__ = ["PromoteResult", "nuclear_norm_penalty", "promote"]
 
-_SHRINK = 0.03  # smoothing reduction per stage
+_SHRINK = 0.01  # smoothing reduction per stage
 _WARM_SMOOTHING = 1e-4  # relative smoothing a warm start begins at
+_CENTRING = 1e-3  # relative Newton decrement that ends an intermediate smoothing stage
 _SMALL = 0.03  # singular values below _SMALL * mu are treated as zero in the Hessian
 
 
@@ -144,7 +145,7 @@ class _Program:
         self.gram = self.A3_flat @ self.A3_flat.T
 
     def matrix(self, v: np.ndarray) -> np.ndarray:
-        return self.C + np.tensordot(v, self.A3, axes=1)
+        return self.C + (v @ self.A3_flat).reshape(self.C.shape)
 
     def value(self, v: np.ndarray, mu: float, mu_w: float) -> float:
         out = 0.5 * float(np.sum((self.data_residual0 + self.DN @ v) ** 2))
@@ -153,8 +154,8 @@ class _Program:
             out += self.l1 * float(np.sqrt((self.w0 + self.N @ v) ** 2 + mu_w**2).sum())
         return out
 
-    def newton_step(self, v: np.ndarray, mu: float, mu_w: float) -> tuple[np.ndarray, np.ndarray]:
-        r"""Gradient and (nearly exact) Newton direction of the smoothed objective at ``v``.
+    def newton_step(self, v: np.ndarray, mu: float, mu_w: float) -> tuple[float, np.ndarray, np.ndarray]:
+        r"""Value, gradient and (nearly exact) Newton direction of the smoothed objective at ``v``.
 
         The gradient is exact. The Hessian of :math:`\sum_i \sqrt{\sigma_i^2 + \mu^2}` along ``H``, with
         ``K = U_full^T H V``, is :math:`\sum_{rj} K_{rj}^2 / s_j - \sum_{ij} (\sigma_i^2 K_{ij}^2 + \sigma_i
@@ -167,6 +168,8 @@ class _Program:
         M = self.matrix(v)
         U, sig, Vt = np.linalg.svd(M, full_matrices=False)
         s = np.sqrt(sig**2 + mu**2)
+        residual = self.data_residual0 + self.DN @ v
+        value = 0.5 * float(residual @ residual) + self.weight * float(s.sum())
         grad = self.weight * (self.A3_flat @ ((U * (sig / s)) @ Vt).reshape(-1))
         big = sig > _SMALL * mu
         Ub, Vb, sb, sigb = U[:, big], Vt[big].T, s[big], sig[big]
@@ -188,15 +191,16 @@ class _Program:
         if self.l1:
             w = self.w0 + self.N @ v
             root = np.sqrt(w**2 + mu_w**2)
+            value += self.l1 * float(root.sum())
             grad = grad + self.l1 * (self.N.T @ (w / root))
             hessian = hessian + self.l1 * (self.N.T * (mu_w**2 / root**3)) @ self.N
         hessian = 0.5 * (hessian + hessian.T)
         hessian[np.diag_indices(p)] += 1e-13 * max(float(np.trace(hessian)) / max(p, 1), 1e-300)
         try:
-            step = -sla.cho_solve(sla.cho_factor(hessian), grad)
+            step = -np.linalg.solve(hessian, grad)
         except np.linalg.LinAlgError:
             step = -np.linalg.lstsq(hessian, grad, rcond=None)[0]
-        return grad, step
+        return value, grad, step
 
 
 def promote(
@@ -309,15 +313,15 @@ def promote(
     while p and steps < max_iter:
         mu_w = mu / scale * w_scale
         for _ in range(max_iter - steps):
-            grad, step = program.newton_step(v, mu, mu_w)
+            value, grad, step = program.newton_step(v, mu, mu_w)
             steps += 1
-            value = program.value(v, mu, mu_w)
             decrement = float(max(-grad @ step, 0.0)) / max(value, 1e-300)
             t = 1.0
             while t > 1e-12 and program.value(v + t * step, mu, mu_w) > value - 0.25 * t * decrement * value:
                 t *= 0.5
             v = v + t * step
-            if decrement < tol:
+            # Intermediate smoothings only need rough centring; the last one is solved to ``tol``.
+            if decrement < (tol if mu <= mu_final else max(tol, _CENTRING)):
                 break
         if mu <= mu_final and decrement < tol:
             converged = True
