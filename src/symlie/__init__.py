@@ -100,6 +100,7 @@ __all__ = [
     "SymlieError",
     "SymlieTypeError",
     "SymlieValueError",
+    "SymmetricRegressor",
     "SymmetricSubspace",
     "V",
     "Z",
@@ -133,3 +134,12 @@ __all__ = [
     "testing",
     "vanishing_polynomials",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Lazy exports: ``SymmetricRegressor`` imports scikit-learn, so its module loads on first access."""
+    if name == "SymmetricRegressor":
+        from ._regression import SymmetricRegressor
+
+        return SymmetricRegressor
+    raise AttributeError(f"module 'symlie' has no attribute {name!r}")

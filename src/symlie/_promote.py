@@ -140,8 +140,9 @@ class _Program:
         self.data_gradient0 = DN.T @ (D @ w0 - y)
         self.data_residual0 = D @ w0 - y
         self.DN = DN
-        self.A3_flat = A3.reshape(A3.shape[0], -1)
-        self.A3_rows = np.ascontiguousarray(A3.transpose(1, 0, 2)).reshape(A3.shape[1], -1)  # (R, p * q)
+        p, R, q = A3.shape
+        self.A3_flat = A3.reshape(p, R * q)
+        self.A3_rows = np.ascontiguousarray(A3.transpose(1, 0, 2)).reshape(R, p * q)
         self.gram = self.A3_flat @ self.A3_flat.T
 
     def matrix(self, v: np.ndarray) -> np.ndarray:

@@ -29,13 +29,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-__all__ = ["PROGRAMS", "enforce", "load", "machine_info", "versions"]
+__all__ = ["PROGRAMS", "enforce", "load", "machine_info", "recovery", "versions"]
 
 #: Benchmark name -> module (relative to this package) implementing it.
 PROGRAMS: dict[str, str] = {
     "discover": "._discover",
     "dynamics": "._dynamics",
     "enforce": "._enforce",
+    "recovery": "._recovery",
     "units": "._units",
 }
 
@@ -74,6 +75,20 @@ def enforce(**options: Any) -> dict[str, Any]:
         The JSON document written by ``symlie bench enforce`` (machine, versions, targets, one entry per case).
     """
     return load("enforce").run(**options)
+
+
+def recovery(**options: Any) -> dict[str, Any]:
+    """One cell of the sample-recovery experiment of Otto et al.; see :func:`symlie.bench._recovery.run`.
+
+    Keyword arguments: ``target`` ("ortho" | "quad"), ``group`` ("se" | "t"), ``m``, ``r``, ``d``, ``seed``,
+    ``solver`` ("symlie" | "cvxpy"), ``operator`` ("sampled" | "exact").
+
+    Returns
+    -------
+    dict
+        ``{"n_recover", "n_lib", "seconds", "iters", "solver", "converged", "attempts", ...}``.
+    """
+    return load("recovery").run(**options)
 
 
 # ------------------------------------------------------------------ helpers shared by the programs

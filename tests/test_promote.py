@@ -1,0 +1,150 @@
+"""The promotion penalty R(w) = ||M(w)||_* and its solver: known facts, the cvxpy optimum, bad input."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import symlie as sl
+from symlie._cvxpy_baseline import promote_cvxpy
+
+
+@pytest.fixture(scope="module")
+def so3_quadratics():
+    """Quadratics in 3 variables under so(3), exact operator, and the symmetric subspace (1, |x|^2)."""
+    lib = sl.PolynomialLibrary(3, 2)
+    op = sl.lie_derivative_operator(lib, sl.so(3))
+    return lib, op, sl.enforce(lib, sl.so(3))
+
+
+@pytest.fixture(scope="module")
+def se2_cubic():
+    lib = sl.PolynomialLibrary(2, 3)
+    return lib, sl.lie_derivative_operator(lib, sl.se(2).orthonormalize(), points=None, rng=1)
+
+
+def test_penalty_vanishes_exactly_on_symmetric_models(so3_quadratics):
+    _, op, sub = so3_quadratics
+    assert sub.dim == 2
+    for c in np.random.default_rng(0).normal(size=(5, 2)):
+        assert sl.nuclear_norm_penalty(op, sub.basis @ c) <= 1e-12
+
+
+def test_penalty_positive_off_the_symmetric_subspace(so3_quadratics):
+    lib, op, sub = so3_quadratics
+    w = np.random.default_rng(1).normal(size=len(lib))
+    w -= sub.basis @ (sub.basis.T @ w)
+    assert sl.nuclear_norm_penalty(op, w) > 1e-3 * np.linalg.norm(w)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), scale=st.floats(-50, 50).filter(lambda s: abs(s) > 1e-3))
+def test_penalty_is_absolutely_homogeneous(se2_cubic, seed, scale):
+    lib, op = se2_cubic
+    w = np.random.default_rng(seed).normal(size=len(lib))
+    assert sl.nuclear_norm_penalty(op, scale * w) == pytest.approx(abs(scale) * sl.nuclear_norm_penalty(op, w))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), t=st.floats(0, 1))
+def test_penalty_is_convex_on_random_segments(se2_cubic, seed, t):
+    lib, op = se2_cubic
+    a, b = np.random.default_rng(seed).normal(size=(2, len(lib)))
+    R = lambda w: sl.nuclear_norm_penalty(op, w)  # noqa: E731
+    assert R(t * a + (1 - t) * b) <= t * R(a) + (1 - t) * R(b) + 1e-10
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16))
+def test_penalty_invariant_under_an_orthogonal_change_of_algebra_basis(seed):
+    rng = np.random.default_rng(seed)
+    lib = sl.PolynomialLibrary(3, 2)
+    alg = sl.se(3).orthonormalize()
+    Q = np.linalg.qr(rng.normal(size=(alg.dim, alg.dim)))[0]
+    rotated = sl.LieAlgebra(np.einsum("ij,jab->iab", Q, alg.basis), require_closure=False)
+    X = rng.uniform(-1, 1, (12, 3))
+    op1 = sl.lie_derivative_operator(lib, alg, points=X)
+    op2 = sl.lie_derivative_operator(lib, rotated, points=X)
+    w = rng.normal(size=len(lib))
+    assert sl.nuclear_norm_penalty(op2, w) == pytest.approx(sl.nuclear_norm_penalty(op1, w), rel=1e-12)
+
+
+def test_penalty_matches_singular_values_of_the_discover_matrix(se2_cubic):
+    lib, op = se2_cubic
+    w = np.random.default_rng(3).normal(size=len(lib))
+    s = np.linalg.svd(op.discover_matrix(w), compute_uv=False)
+    assert sl.nuclear_norm_penalty(op, w) == pytest.approx(s.sum(), rel=1e-12)
+
+
+# ----------------------------------------------------------------------------------- solver vs cvxpy
+def _cvxpy_reference(op, D, y, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return promote_cvxpy(op, D, y, solver="CLARABEL", **kw)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_interpolation_matches_the_cvxpy_optimum(se2_cubic, seed):
+    lib, op = se2_cubic
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (5, 2))
+    D, y = lib.evaluate(X), rng.normal(size=5)
+    ours = sl.promote(op, D, y)
+    ref = _cvxpy_reference(op, D, y)
+    assert ours.converged
+    assert ours.data_residual <= 1e-8
+    assert ours.penalty == pytest.approx(ref.penalty, rel=1e-5)
+    np.testing.assert_allclose(ours.coef, ref.coef, atol=1e-3 * np.abs(ref.coef).max())
+
+
+@pytest.mark.parametrize("alpha", [1e-2, 1e-1])
+def test_penalised_program_matches_the_cvxpy_optimum(se2_cubic, alpha):
+    lib, op = se2_cubic
+    rng = np.random.default_rng(7)
+    X = rng.uniform(-1, 1, (15, 2))
+    D = lib.evaluate(X)
+    y = (X**2).sum(axis=1) + 0.3 * X[:, 0] ** 3 + 0.05 * rng.normal(size=15)
+    ours = sl.promote(op, D, y, alpha=alpha)
+    ref = _cvxpy_reference(op, D, y, alpha=alpha)
+    assert ours.objective == pytest.approx(ref.objective, rel=1e-5)
+
+
+def test_scs_baseline_reports_its_solve(se2_cubic):
+    lib, op = se2_cubic
+    X = np.random.default_rng(4).uniform(-1, 1, (6, 2))
+    y = 1 + (X**2).sum(axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = promote_cvxpy(op, lib.evaluate(X), y)
+    assert res.solver == "SCS" and res.iterations > 0 and res.wall_seconds >= res.seconds > 0
+    assert res.data_residual < 1e-3
+
+
+# ------------------------------------------------------------------------------------------ bad input
+def test_bad_input_names_the_argument(se2_cubic):
+    lib, op = se2_cubic
+    D = lib.evaluate(np.zeros((3, 2)))
+    with pytest.raises(sl.ShapeError, match="coef"):
+        sl.nuclear_norm_penalty(op, np.ones(3))
+    with pytest.raises(sl.ShapeError, match="design"):
+        sl.promote(op, np.ones((3, 4)), np.ones(3))
+    with pytest.raises(sl.ShapeError, match="targets"):
+        sl.promote(op, D, np.ones(4))
+    with pytest.raises(sl.SymlieValueError, match="alpha"):
+        sl.promote(op, D, np.ones(3), alpha=-1.0)
+    with pytest.raises(sl.SymlieValueError, match="alpha"):
+        promote_cvxpy(op, D, np.ones(3), alpha=-1.0)
+    with pytest.raises(sl.SymlieValueError, match="max_iters"):
+        promote_cvxpy(op, D, np.ones(3), max_iters=0)
+
+
+def test_inconsistent_interpolation_is_refused(se2_cubic):
+    lib, op = se2_cubic
+    X = np.random.default_rng(0).uniform(-1, 1, (2, 2))
+    D = lib.evaluate(np.vstack([X, X]))
+    with pytest.raises(sl.SymlieValueError, match="cannot be interpolated"):
+        sl.promote(op, D, np.array([0.0, 1.0, 1.0, 0.0]))
