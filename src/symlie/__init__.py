@@ -34,6 +34,8 @@ from ._errors import SpectralGapWarning as SpectralGapWarning
 from ._errors import SymlieError as SymlieError
 from ._errors import SymlieTypeError as SymlieTypeError
 from ._errors import SymlieValueError as SymlieValueError
+from ._fit_discover import FittedPolynomial as FittedPolynomial
+from ._fit_discover import discover_from_data as discover_from_data
 from ._groups import GL as GL
 from ._groups import SL as SL
 from ._groups import SO as SO
@@ -81,6 +83,7 @@ __all__ = [
     "DiscoveryReport",
     "DiscreteReport",
     "EquivariantSpace",
+    "FittedPolynomial",
     "Group",
     "GroupMismatchError",
     "InvariantSpace",
@@ -109,6 +112,7 @@ __all__ = [
     "bench",
     "check_discrete",
     "discover",
+    "discover_from_data",
     "discover_manifold",
     "discrete_candidates",
     "dynamics",

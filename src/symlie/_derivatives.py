@@ -28,11 +28,11 @@ from ._dictionaries import PolynomialLibrary
 from ._errors import ShapeError, SymlieTypeError, SymlieValueError
 from ._validation import as_float_array
 
-__all__ = ["Model", "as_model"]
+__all__ = ["FieldPlan", "Model", "as_model", "field_plan", "lie_matrix"]
 
 _EPS = float(np.finfo(np.float64).eps)
-#: Points per block in the numpy contraction of the Lie matrix (keeps the products in cache).
-_CACHE_ROWS = 2048
+#: Columns (point, output) per block in the contraction of the Lie matrix (keeps the products in cache).
+_CACHE_COLS = 8192
 _DERIVATIVES = ("auto", "autodiff", "complex_step", "finite_difference", "exact")
 
 
@@ -76,7 +76,7 @@ class Model:
     n_outputs: int
     rel_error: float
     _value: Callable[[np.ndarray], np.ndarray]
-    _jacobian: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+    _jacobian: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]
     _directional: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
     library: PolynomialLibrary | None = None
     coef: np.ndarray | None = None
@@ -87,7 +87,9 @@ class Model:
 
     def jacobian(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:math:`DF(X)` of shape (n_samples, n_outputs, m) and its absolute error estimate (same shape)."""
-        return self._jacobian(X)
+        J, err = self._jacobian(X)
+        J = J.astype(np.float64, copy=False)
+        return J, (self.rel_error * (np.abs(J) + _EPS) if err is None else err)
 
     def directional(self, X: np.ndarray, V: np.ndarray) -> np.ndarray | None:
         """:math:`DF(x_i) V_k(x_i)` of shape (q, n_samples, n_outputs) for fields ``V`` (q, n_samples, m).
@@ -146,9 +148,11 @@ def _torch_model(f: Any, m: int, chunk_size: int, precision: str = "float64") ->
             parts = [call2(x).numpy() for x in chunks(X)]
         return np.concatenate(parts) if parts else np.zeros((0, n_out))
 
-    def jacobian(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        parts = []
-        for x in chunks(X):
+    def jacobian(X: np.ndarray) -> tuple[np.ndarray, None]:
+        # built as (m, n_samples, n_outputs) in memory: the contraction in lie_matrix reads rows J[:, :, i]
+        # without copies; the error is the relative rule rel * (|J| + eps), filled in by Model.jacobian
+        J_t = np.empty((m, len(X), n_out), dtype=np.float32 if dtype == torch.float32 else np.float64)
+        for start, x in zip(range(0, len(X), chunk_size), chunks(X)):
             if n_out <= m:  # one reverse pass per output (rows of a batch are independent)
                 with torch.enable_grad():
                     x = x.requires_grad_(True)
@@ -156,13 +160,13 @@ def _torch_model(f: Any, m: int, chunk_size: int, precision: str = "float64") ->
                     rows = [
                         torch.autograd.grad(out[:, o].sum(), x, retain_graph=o < n_out - 1)[0] for o in range(n_out)
                     ]
-                parts.append(torch.stack(rows, dim=1).detach().to(torch.float64).numpy())
+                block = rows[0][:, :, None] if n_out == 1 else torch.stack(rows, dim=2)  # (points, m, n_out)
             else:  # one forward pass per input coordinate
                 eye = torch.eye(m, dtype=dtype)
                 cols = [jvp(call2, (x,), (eye[j].expand(len(x), m).contiguous(),))[1] for j in range(m)]
-                parts.append(torch.stack(cols, dim=2).detach().numpy())
-        J = np.concatenate(parts) if parts else np.zeros((0, n_out, m))
-        return J, rel * np.abs(J) + rel * _EPS
+                block = torch.stack(cols, dim=1)
+            J_t[:, start : start + len(x)] = block.detach().permute(1, 0, 2).numpy()
+        return J_t.transpose(1, 2, 0), None
 
     def directional(X: np.ndarray, V: np.ndarray) -> np.ndarray:
         parts = []
@@ -335,12 +339,96 @@ def as_model(
 
 
 # ------------------------------------------------------------------------------------ the Lie matrix
-def lie_matrix(model: Model, action: Any, X: np.ndarray, *, chunk_size: int = 65536) -> tuple[np.ndarray, float]:
+def _terms_t(library: PolynomialLibrary, X: np.ndarray, dtype: Any = np.float64) -> np.ndarray:
+    """Field monomials transposed, shape (L, n_samples); degree <= 1 libraries are rows of ``X.T`` (and ones)."""
+    exponents = library.exponents
+    if exponents.sum(axis=1).max(initial=0) > 1:
+        return np.ascontiguousarray(library.evaluate(X).T, dtype=dtype)
+    X_t = np.ascontiguousarray(X.T, dtype=dtype)
+    if np.array_equal(exponents, np.eye(X.shape[1], dtype=exponents.dtype)):
+        return X_t
+    out = np.ones((len(exponents), len(X)), dtype=dtype)
+    for row, j in zip(*np.nonzero(exponents), strict=True):
+        out[row] = X_t[j]
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class FieldPlan:
+    """What the contraction of a Jacobian with an action's fields needs, computed once per action.
+
+    Attributes
+    ----------
+    coef : scipy sparse array or ndarray of shape (q, P)
+        The field coefficients of the ``P`` used (input coordinate, monomial) pairs (float64).
+    groups : list of (int, slice, slice or ndarray)
+        Per input coordinate ``i``: its rows in the pair list and its monomials.
+    n_pairs : int
+    c_norm : float
+        Spectral norm of the full coefficient matrix (for the error bound).
+    """
+
+    coef: Any
+    groups: list
+    n_pairs: int
+    c_norm: float
+
+
+def field_plan(action: Any) -> FieldPlan:
+    """The :class:`FieldPlan` of an action (sparse coefficients when at most a quarter of them are nonzero)."""
+    q = action.n_generators
+    C = action.fields.reshape(q, -1)
+    used = np.flatnonzero(np.any(C != 0, axis=0))  # sorted: pairs come grouped by input coordinate
+    pair_i, pair_l = np.divmod(used, action.fields.shape[2])
+    C_used = np.ascontiguousarray(C[:, used])
+    coef: Any = C_used
+    if 4 * np.count_nonzero(C_used) <= C_used.size:
+        from scipy.sparse import csr_array
+
+        coef = csr_array(C_used)
+    groups = []
+    for i in np.unique(pair_i):
+        rows = np.flatnonzero(pair_i == i)
+        ls = pair_l[rows]
+        contiguous = np.array_equal(ls, np.arange(ls[0], ls[0] + len(ls)))
+        groups.append((int(i), slice(rows[0], rows[-1] + 1), slice(ls[0], ls[-1] + 1) if contiguous else ls))
+    c_norm = float(np.linalg.norm(C, 2)) if C.size else 0.0
+    return FieldPlan(coef, groups, len(used), c_norm)
+
+
+def _contract(J_t: np.ndarray, theta_t: np.ndarray, plan: FieldPlan, out: np.ndarray) -> None:
+    r"""``out[k, r] = sum_p C[k, p] J_t[i_p, r] theta_t[l_p, r]`` over the used (coordinate, monomial) pairs.
+
+    ``J_t`` (m, R) and ``theta_t`` (L, R) have columns ordered (point, output); ``out`` is (q, R). The products
+    :math:`\partial_i F\, \theta_l` of a cache-sized block of columns are formed once (one broadcast product per
+    input coordinate ``i``) and multiplied by the coefficients: a sparse matrix for sparse bases (orthonormal
+    gl(n), block copies, so(n): one or two nonzeros per generator), a dense product otherwise. Works in ``J_t``'s
+    dtype (float32 for float32 models: rounding far below their derivative error).
+    """
+    work = np.dtype(np.float32) if J_t.dtype == np.float32 else np.dtype(np.float64)
+    J_t = J_t.astype(work, copy=False)
+    coef = plan.coef if work == np.float64 else plan.coef.astype(work)
+    theta_w = theta_t.astype(work, copy=False)
+    width = min(_CACHE_COLS, J_t.shape[1])
+    prod = np.empty((plan.n_pairs, width), dtype=work)
+    for start in range(0, J_t.shape[1], width):
+        n = min(width, J_t.shape[1] - start)
+        cols = slice(start, start + n)
+        for i, rows, ls in plan.groups:
+            np.multiply(J_t[i, cols], theta_w[ls, cols], out=prod[rows, :n])
+        out[:, cols] = coef @ prod[:, :n]
+
+
+def lie_matrix(
+    model: Model, action: Any, X: np.ndarray, *, chunk_size: int = 65536, plan: FieldPlan | None = None
+) -> tuple[np.ndarray, float]:
     r"""The Lie-derivative matrix :math:`M[(x, o), k] = (DF(x) v_k(x) - B_k(x) F(x))_o` and its error bound.
 
     :math:`DF(x) v_k(x)` comes from ``q`` directional derivatives (torch, when ``q <= min(n_out, m)``) or from the
     Jacobian contracted with the field coefficients :math:`v_k(x) = C_k \theta(x)`:
-    :math:`M = (DF \otimes \theta) C^\top`, restricted to the (coordinate, monomial) pairs the fields use.
+    :math:`M = (DF \otimes \theta) C^\top`, restricted to the (coordinate, monomial) pairs the fields use. For
+    linear fields this is :math:`M[x, k] = \sum_{ij} \partial_i F(x)\, x_j\, (A_k)_{ij}`, one fused product per
+    nonzero of the (sparse) generators, or one matrix product for a dense basis.
 
     Parameters
     ----------
@@ -348,45 +436,49 @@ def lie_matrix(model: Model, action: Any, X: np.ndarray, *, chunk_size: int = 65
     action : symlie._action.Action
     X : ndarray of shape (n_samples, m)
     chunk_size : int
+    plan : FieldPlan, optional
+        ``field_plan(action)``, to reuse across calls with the same action.
 
     Returns
     -------
     (ndarray of shape (n_samples * n_outputs, q), float)
-        ``M`` (rows ordered (point, output)) and :math:`\|E\|_F`, a bound on the Frobenius norm of its error.
+        ``M`` (rows ordered (point, output); stored column-major, i.e. as the transpose of a C-ordered (q, R)
+        array; float32 for float32 torch models, float64 otherwise) and :math:`\|E\|_F`, a bound on the Frobenius
+        norm of its error.
     """
     q, n_out, m = action.n_generators, model.n_outputs, model.n_features
-    C = action.fields.reshape(q, -1)
-    c_norm = float(np.linalg.norm(C, 2)) if C.size else 0.0
-    # only the (input coordinate, field monomial) pairs some generator uses: block and sparse algebras stay cheap
-    used = np.flatnonzero(np.any(C != 0, axis=0))
-    pair_i, pair_l = np.divmod(used, action.fields.shape[2])
-    C_used = C[:, used].T
-    blocks, err2 = [], 0.0
     use_directional = model.kind == "torch" and q <= min(n_out, m)
+    # only the (input coordinate, field monomial) pairs some generator uses: block and sparse algebras stay cheap
+    if plan is None:
+        plan = field_plan(action)
+    # float32 models (relative derivative error ~1e-5) get a float32 matrix: its rounding is far below their error
+    reduced = model.kind == "torch" and model.rel_error > 1e-6 and not use_directional
+    M_t = np.empty((q, len(X) * n_out), dtype=np.float32 if reduced else np.float64)
+    err2 = 0.0
     for start in range(0, len(X), chunk_size):
         Xc = X[start : start + chunk_size]
-        theta = action.field_library.evaluate(Xc)
+        out = M_t[:, start * n_out : (start + len(Xc)) * n_out]
         if use_directional:
-            V = action.vector_fields(Xc)
-            D = model.directional(Xc, V)
-            Mc = np.ascontiguousarray(D.transpose(1, 2, 0)).reshape(-1, q)
-            err2 += float(np.sum((model.rel_error * np.abs(Mc)) ** 2))
+            D = model.directional(Xc, action.vector_fields(Xc))  # (q, points, n_out)
+            out[:] = D.reshape(q, -1)
+            err2 += float(np.sum((model.rel_error * np.abs(out)) ** 2))
         else:
-            J, Jerr = model.jacobian(Xc)
-            # a reduced-precision model (rel_error >> float32 rounding) needs no float64 products
-            work = np.float32 if model.rel_error > 1e-6 else np.float64
-            Jw, theta_w, C_w = J.astype(work), theta.astype(work), C_used.astype(work)
-            Mc = np.empty((len(Xc) * n_out, q))
-            for sub in range(0, len(Xc), _CACHE_ROWS):  # cache-sized blocks of the (point, pair) products
-                rows = slice(sub, sub + _CACHE_ROWS)
-                outer = Jw[rows][:, :, pair_i] * theta_w[rows][:, None, pair_l]
-                Mc[sub * n_out : (sub + _CACHE_ROWS) * n_out] = outer.reshape(-1, len(used)) @ C_w
+            theta_t = _terms_t(action.field_library, Xc, M_t.dtype)
+            J, Jerr = model._jacobian(Xc)  # in the model's dtype: float32 products are exact enough for it
+            J_t = np.ascontiguousarray(J.transpose(2, 0, 1)).reshape(m, -1)
+            theta_rep = np.repeat(theta_t, n_out, axis=1) if n_out > 1 else theta_t
+            _contract(J_t, theta_rep, plan, out)
             # ||(|Jerr| (x) |theta|) |C|^T||_F <= ||Jerr (x) theta||_F ||C||_2, and the first factor is a product
-            err2 += float(np.sum(np.sum(Jerr**2, axis=(1, 2)) * np.sum(theta**2, axis=1))) * c_norm**2
+            # (error estimates: the working precision is enough for these sums of squares)
+            theta2 = np.einsum("lr,lr->r", theta_t, theta_t).astype(np.float64)
+            if Jerr is None:  # relative rule rel * (|J| + eps): ||Jerr_x|| <= rel (||J_x|| + eps sqrt(n_out m))
+                jn = np.sqrt(np.einsum("ir,ir->r", J_t, J_t).astype(np.float64).reshape(-1, n_out).sum(axis=1))
+                jerr2 = (model.rel_error * (jn + _EPS * np.sqrt(n_out * m))) ** 2
+            else:
+                jerr2 = np.sum(Jerr**2, axis=(1, 2))
+            err2 += float(jerr2 @ theta2) * plan.c_norm**2
         B = action.output_matrices(Xc)
         if B is not None:
             F = model.value(Xc)
-            Mc = Mc - np.einsum("knab,nb->nak", B, F).reshape(-1, q)
-        blocks.append(Mc)
-    M = np.concatenate(blocks) if blocks else np.zeros((0, q))
-    return M, float(np.sqrt(err2))
+            out -= np.einsum("knab,nb->kna", B, F).reshape(q, -1)
+    return M_t.T, float(np.sqrt(err2))

@@ -8,12 +8,15 @@ A vector field :math:`v_\xi` is a symmetry of data lying on a submanifold :math:
   iff :math:`\nabla p_j(x) \cdot v_\xi(x) = 0` on the data — the invariant-model Lie matrix of the model
   :math:`x \mapsto (p_1(x), ..., p_r(x))` at the data points.
 * **tangent spaces**: local PCA over ``n_neighbors`` nearest neighbours gives a projector :math:`P_x` onto the
-  estimated tangent space; the constraint is :math:`(I - P_x)\, v_\xi(x) = 0`, stacked over points.
+  estimated tangent space; the constraint is :math:`(I - P_x)\, v_\xi(x) = 0`, stacked over points. Local PCA is
+  never exact, so the bar on the relative normal residual is calibrated between the PCA noise floor and the
+  level of random candidate directions (see :func:`_tangent_route`).
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -22,9 +25,9 @@ from ._action import make_action
 from ._algebra import LieAlgebra
 from ._calibrate import decide, normalise, spectrum
 from ._dictionaries import PolynomialLibrary
-from ._discover import DiscoveryReport, _as_algebra, _closure
-from ._errors import SymlieValueError
-from ._validation import as_float_array, check_positive_int
+from ._discovery_report import DiscoveryReport, _as_algebra, _closure
+from ._errors import SpectralGapWarning, SymlieValueError
+from ._validation import as_float_array, check_positive_int, make_rng
 
 __all__ = ["discover_manifold", "vanishing_polynomials"]
 
@@ -59,17 +62,63 @@ def vanishing_polynomials(X: Any, degree: int, *, rtol: float = 1e-8) -> tuple[P
     return library, vt[rank:]
 
 
-def _tangent_constraint(X: np.ndarray, fields: np.ndarray, d: int, k: int) -> np.ndarray:
-    """Rows ``(I - P_x) V(x)`` of shape (n_samples * m, q) from local PCA over k nearest neighbours."""
+#: Random candidate directions whose relative normal residual sets the "not a symmetry" level.
+N_RANDOM_DIRECTIONS = 64
+
+
+def _tangent_route(
+    X: np.ndarray, candidate: LieAlgebra, d: int, k: int, rng: np.random.Generator, rtol: float | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, str]:
+    r"""Local-PCA tangent constraint with a calibrated bar.
+
+    For a direction :math:`\xi` of the (orthonormal) candidate, the *relative normal residual*
+    :math:`\rho(\xi)^2 = \sum_x \|(I - P_x) v_\xi(x)\|^2 / \sum_x \|v_\xi(x)\|^2` is the fraction of the field
+    that leaves the estimated tangent spaces: the generalised eigenvalues of :math:`(G_N, G_V)`, the Gram matrices
+    of the normal parts and of the fields. Two levels calibrate it:
+
+    * the PCA noise floor :math:`\epsilon`: RMS over points of :math:`\sigma_{d+1}(x) / \sigma_d(x)`, the first
+      normal over the last tangent local singular value (curvature and noise in a neighbourhood);
+    * the random level :math:`\rho_{rand}`: the median of :math:`\rho` over random directions of the candidate.
+
+    The bar is their geometric mean :math:`\sqrt{\epsilon\, \rho_{rand}}` (half-way in decades).
+
+    Returns
+    -------
+    (rho ascending (q,), eigenvectors (q, q) as columns, normal-part matrix (N m, q), bar, rule text)
+    """
+    from scipy.linalg import eigh
     from scipy.spatial import cKDTree
 
+    q = candidate.dim
     _, index = cKDTree(X).query(X, k=k)
     local = X[index] - X[index].mean(axis=1, keepdims=True)  # (N, k, m)
-    _, _, vt = np.linalg.svd(local, full_matrices=False)
+    _, sv, vt = np.linalg.svd(local, full_matrices=False)
     tangent = vt[:, :d, :]  # (N, d, m)
-    V = fields.transpose(1, 2, 0)  # (N, m, q)
-    normal = V - np.einsum("ndi,ndj,njq->niq", tangent, tangent, V)
-    return normal.reshape(-1, fields.shape[0])
+    V = candidate.vector_fields(X).transpose(1, 2, 0)  # (N, m, q)
+    normal = (V - np.einsum("ndi,ndj,njq->niq", tangent, tangent, V)).reshape(-1, q)
+    G_N, G_V = normal.T @ normal, V.reshape(-1, q).T @ V.reshape(-1, q)
+    G_V = G_V + 1e-12 * max(float(np.trace(G_V)), 1e-300) * np.eye(q)  # fields vanishing on the data
+    lam, W = eigh(G_N, G_V)
+    rho = np.sqrt(np.clip(lam, 0.0, None))
+    if rtol is not None:
+        return rho, W, normal, float(rtol), f"fixed bar rtol={rtol:.2g} on the relative normal residual"
+    floor = float(np.sqrt(np.mean((sv[:, d] / np.maximum(sv[:, d - 1], 1e-300)) ** 2))) if sv.shape[1] > d else 0.0
+    xi = rng.standard_normal((N_RANDOM_DIRECTIONS, q))
+    ratio = np.einsum("kq,qr,kr->k", xi, G_N, xi) / np.einsum("kq,qr,kr->k", xi, G_V, xi)
+    random_level = float(np.median(np.sqrt(np.clip(ratio, 0.0, None))))
+    bar = float(np.sqrt(max(floor, 1e-12) * random_level))
+    if random_level < 1.5 * floor:
+        warnings.warn(
+            f"local-PCA noise floor {floor:.2f} is close to the random-direction level {random_level:.2f}: the "
+            "tangent route cannot separate symmetries here; use more points, fewer neighbours or method='vanishing'",
+            SpectralGapWarning,
+            stacklevel=3,
+        )
+    rule = (
+        f"calibrated bar {bar:.3f} = sqrt(PCA noise floor {floor:.3f} x random-direction level {random_level:.3f}) "
+        f"on the relative normal residual rho = ||(I - P_x) v|| / ||v|| ({N_RANDOM_DIRECTIONS} random directions)"
+    )
+    return rho, W, normal, bar, rule
 
 
 def discover_manifold(
@@ -81,6 +130,7 @@ def discover_manifold(
     rtol: float | None = None,
     intrinsic_dim: int | None = None,
     n_neighbors: int | None = None,
+    seed: int | np.random.Generator | None = 0,
 ) -> DiscoveryReport:
     r"""Symmetries of a point cloud inside a candidate algebra (vector fields tangent to the data).
 
@@ -92,17 +142,28 @@ def discover_manifold(
     degree : int, default 2
         Degree of the vanishing polynomials.
     rtol : float, optional
-        Relative bar on the normalised singular values: default 1e-8 (vanishing; exact data) or 0.2 (tangent:
-        the local-PCA error is of the order of the neighbourhood size times the curvature).
+        A fixed bar instead of the default one. Vanishing route: on the normalised singular values (default 1e-8,
+        exact data). Tangent route: on the relative normal residual :math:`\rho` (default: calibrated, the
+        geometric mean of the local-PCA noise floor and the level of random candidate directions; see
+        :func:`_tangent_route`).
     intrinsic_dim : int, optional
         Tangent route: dimension of the manifold; default ``n - 1``.
     n_neighbors : int, optional
         Tangent route: neighbourhood size, default ``max(2 * n, 10)``.
+    seed : int, Generator or None, default 0
+        Tangent route: the random candidate directions.
 
     Returns
     -------
     DiscoveryReport
-        ``residual`` is measured on the same points (there are no fresh points of a data set).
+        ``residual`` is measured on the same points (there are no fresh points of a data set). Tangent route:
+        ``singular_values`` are the relative normal residuals :math:`\rho` (decreasing) and ``residual`` is
+        :math:`\rho` of each generator.
+
+    Warns
+    -----
+    SpectralGapWarning
+        Tangent route, when the noise floor is within a factor 1.5 of the random-direction level.
 
     Examples
     --------
@@ -133,17 +194,25 @@ def discover_manifold(
         k = max(2 * candidate.n, 10) if n_neighbors is None else check_positive_int(n_neighbors, "n_neighbors")
         if k > len(X):
             raise SymlieValueError(f"n_neighbors={k} exceeds the number of points {len(X)}")
-        M = _tangent_constraint(X, candidate.vector_fields(X), d, k)
-        bar = 0.2 if rtol is None else rtol
+        rho, W, M, bar, rule = _tangent_route(X, candidate, d, k, make_rng(seed), rtol)
+        decision = decide(rho[::-1].copy(), noise_floor=bar)
+        dim = decision.dim
+        coords = np.linalg.qr(W[:, :dim])[0].T if dim else np.zeros((0, q))  # orthonormal rows
+        singular_values, threshold_rule = rho[::-1].copy(), f"local PCA tangent spaces (d={d}, {k} neighbours); {rule}"
+        V = candidate.vector_fields(X).transpose(1, 2, 0).reshape(-1, q)
+        norms = np.linalg.norm(V @ coords.T, axis=0)
+        residual = np.linalg.norm(M @ coords.T, axis=0) / np.where(norms > 0, norms, 1.0)
         how = f"local PCA tangent spaces (d={d}, {k} neighbours)"
     else:
         raise SymlieValueError(f"method must be 'vanishing' or 'tangent', got {method!r}")
-    s, vt = spectrum(M)
-    decision = decide(normalise(s), noise_floor=bar)
-    dim = decision.dim
-    coords = vt[q - dim :]
+    if method == "vanishing":
+        s, vt = spectrum(M)
+        decision = decide(normalise(s), noise_floor=bar)
+        dim = decision.dim
+        coords = vt[q - dim :]
+        singular_values, threshold_rule = normalise(s), f"{how}; bar {bar:.1e} x the largest singular value"
+        residual = np.linalg.norm(M @ coords.T, axis=0) / (float(np.linalg.norm(M, 2)) or 1.0)
     generators = (coords @ candidate.basis.reshape(q, -1)).reshape((dim, *candidate.basis.shape[1:]))
-    scale = float(np.linalg.norm(M, 2)) or 1.0
     found = LieAlgebra(
         generators, library=candidate.library, name=f"Sym(data) ⊂ {candidate.name}", require_closure=False
     )
@@ -152,16 +221,16 @@ def discover_manifold(
         dim=dim,
         generators=generators,
         coordinates=coords,
-        singular_values=normalise(s),
+        singular_values=singular_values,
         threshold=decision.threshold,
         thresholds=decision.thresholds,
-        threshold_rule=f"{how}; bar {bar:.1e} x the largest singular value",
+        threshold_rule=threshold_rule,
         margin_decades=decision.margin_decades,
         bootstrap_frequency=float("nan"),
         null_spectra=None,
         algebra=found,
         candidate=candidate,
-        residual=np.linalg.norm(M @ coords.T, axis=0) / scale,
+        residual=residual,
         closure_residual=closure,
         closure_residual_mod_degree=closure_mod,
         structure_constants=constants,

@@ -21,7 +21,7 @@ import numpy as np
 
 from ._action import make_action
 from ._derivatives import as_model, lie_matrix
-from ._discover import DiscoveryReport, _as_algebra
+from ._discovery_report import DiscoveryReport, _as_algebra
 from ._errors import SymlieTypeError, SymlieValueError
 from ._validation import as_float_array, check_positive_int
 
