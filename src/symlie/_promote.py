@@ -142,7 +142,6 @@ class _Program:
         self.DN = DN
         p, R, q = A3.shape
         self.A3_flat = A3.reshape(p, R * q)
-        self.A3_rows = np.ascontiguousarray(A3.transpose(1, 0, 2)).reshape(R, p * q)
         self.gram = self.A3_flat @ self.A3_flat.T
 
     def matrix(self, v: np.ndarray) -> np.ndarray:
@@ -173,20 +172,18 @@ class _Program:
         value = 0.5 * float(residual @ residual) + self.weight * float(s.sum())
         grad = self.weight * (self.A3_flat @ ((U * (sig / s)) @ Vt).reshape(-1))
         big = sig > _SMALL * mu
-        Ub, Vb, sb, sigb = U[:, big], Vt[big].T, s[big], sig[big]
+        Ub, sb, sigb = U[:, big], s[big], sig[big]
         R, q = A3.shape[1:]
-        AVb = (A3.reshape(p * R, q) @ Vb).reshape(p, R, -1)  # A_k v_j for the large directions, one GEMM
+        AV = (A3.reshape(p * R, q) @ Vt.T).reshape(p, R, q)  # A_k V for all k, one GEMM
+        AVb = np.ascontiguousarray(AV[:, :, big])  # A_k v_j for the large directions
         # sum_j (1/s_j) |A_k v_j|^2 with s_j = mu on the small directions: Gram / mu + corrections on the large.
         hessian = self.gram / mu + (AVb * (1.0 / sb - 1.0 / mu)).reshape(p, -1) @ AVb.reshape(p, -1).T
-        r = Ub.shape[1]
-        UA = (Ub.T @ self.A3_rows).reshape(r * p, q)  # U_big^T A_k for all k, one GEMM
-        K = (UA @ Vt.T).reshape(r, p, q).transpose(1, 0, 2)  # (p, r, q): U_big^T A_k V
+        K = np.matmul(Ub.T, AV)  # (p, r, q): U_big^T A_k V
         denominator = sb[:, None] * s[None, :] * (sb[:, None] + s[None, :])
-        a = (sigb**2)[:, None] / denominator
-        hessian -= (K * a).reshape(p, -1) @ K.reshape(p, -1).T
-        Kbb = K[:, :, big]  # (p, r, r)
-        b = np.outer(sigb, sigb) / denominator[:, big]
-        hessian -= (Kbb * b).reshape(p, -1) @ Kbb.transpose(0, 2, 1).reshape(p, -1).T
+        # Both cross terms in one product: sum_ij K_ij (a_ij K'_ij + b_ij K'_ji), b only on large x large.
+        weighted = K * ((sigb**2)[:, None] / denominator)
+        weighted[:, :, big] += K[:, :, big].transpose(0, 2, 1) * (np.outer(sigb, sigb) / denominator[:, big])
+        hessian -= K.reshape(p, -1) @ weighted.reshape(p, -1).T
         hessian = self.weight * hessian + self.data_hessian
         grad = grad + self.data_gradient0 + self.data_hessian @ v
         if self.l1:
