@@ -236,3 +236,37 @@ def test_pysindy_wrapper_other_base_and_bad_library():
     bad = dyn.SymmetricOptimizer(symmetry=Z2)
     with pytest.raises(sl.SymlieValueError, match="feature_library"):
         ps.SINDy(optimizer=bad, feature_library=ps.FourierLibrary()).fit(X, t=t)
+
+
+# ------------------------------------------------------------------------------------ promote, then enforce
+def test_promote_then_enforce_finds_the_hopf_rotation_and_refits_exactly():
+    S = dyn.hopf()
+    X = np.concatenate([dyn.simulate(S, 150, x0=x0)[1] for x0 in ([0.2, 0.0], [1.5, 0.5], [-1.0, 1.2])])
+    sel = dyn.promote_then_enforce(X, S(X), S.library, sl.gl(2), n_folds=3)
+    assert sel.dim == 1 and sel.confidence == 1.0
+    J = sel.matrices[0] / np.linalg.norm(sel.matrices[0])
+    assert np.isclose(abs(np.sum(J * J2)) / np.linalg.norm(J2), 1.0, atol=1e-8)
+    assert np.abs(sel.coef - S.coef).max() < 1e-8
+    assert sel.cv["dims"][0] == 0 and len(sel.cv["mean_error"]) == len(sel.cv["dims"])
+
+
+def test_promote_then_enforce_keeps_lorenz_unconstrained():
+    S, _, _ = _noisy_lorenz(0.0, 10)
+    _, X = dyn.simulate(S, 500)
+    sel = dyn.promote_then_enforce(X, S(X), S.library, threshold=0.5)
+    plain, _ = dyn.symmetric_stlsq(dyn.LeastSquaresData.from_data(S.library.evaluate(X), S(X)), threshold=0.5)
+    assert sel.dim == 0 and sel.generators.shape == (0, 9)
+    assert np.array_equal(sel.coef, plain)
+
+
+def test_promote_then_enforce_bad_inputs_name_the_argument():
+    S = dyn.hopf()
+    X = np.ones((20, 2))
+    with pytest.raises(sl.ShapeError, match="Xdot"):
+        dyn.promote_then_enforce(X, np.ones((19, 2)), S.library)
+    with pytest.raises(sl.SymlieValueError, match="snap_rtols"):
+        dyn.promote_then_enforce(X, X, S.library, snap_rtols=[2.0])
+    with pytest.raises(sl.SymlieValueError, match="alphas"):
+        dyn.promote_then_enforce(X, X, S.library, alphas=[-1.0])
+    with pytest.raises(sl.SymlieValueError, match="n_reweight"):
+        dyn.promote_then_enforce(X, X, S.library, n_reweight=0)

@@ -22,6 +22,8 @@ from ._fit import cross_validate_alpha as cross_validate_alpha
 from ._fit import promoted_stlsq as promoted_stlsq
 from ._fit import symmetric_stlsq as symmetric_stlsq
 from ._fit import symmetry_dimension as symmetry_dimension
+from ._select import SymmetrySelection as SymmetrySelection
+from ._select import promote_then_enforce as promote_then_enforce
 from ._structure import ConservedQuantities as ConservedQuantities
 from ._structure import ConstraintSubspace as ConstraintSubspace
 from ._structure import canonical_J as canonical_J
@@ -46,6 +48,7 @@ __all__ = [
     "PromotedSymmetry",
     "SymmetricOptimizer",
     "SymmetricSINDy",
+    "SymmetrySelection",
     "System",
     "canonical_J",
     "conserved_quantities",
@@ -61,6 +64,7 @@ __all__ = [
     "lorenz",
     "lotka_volterra",
     "oscillator",
+    "promote_then_enforce",
     "promoted_stlsq",
     "rotating",
     "simulate",
