@@ -36,6 +36,7 @@ PROGRAMS: dict[str, str] = {
     "discover": "._discover",
     "dynamics": "._dynamics",
     "enforce": "._enforce",
+    "nn": "._nn",
     "recovery": "._recovery",
     "units": "._units",
 }
