@@ -332,7 +332,8 @@ def promote(
     singular = np.linalg.svd(program.matrix(v), compute_uv=False)
     penalty = float(singular.sum())
     misfit = float(np.linalg.norm(D @ w - y))
-    objective = penalty if interpolate else 0.5 * misfit**2 + alpha * penalty + l1 * float(np.abs(w).sum())
+    sparsity = l1 * float(np.abs(w).sum())
+    objective = penalty + sparsity if interpolate else 0.5 * misfit**2 + alpha * penalty + sparsity
     message = "converged" if converged else f"reached max_iter={max_iter} Newton steps before the tolerance {tol:g}"
     if not converged:
         warnings.warn(

@@ -7,6 +7,7 @@ each a tensor product of base factors ``(block, dual)``; the solvers work term b
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from functools import cached_property, reduce
 from typing import Any
 
@@ -22,7 +23,7 @@ Factor = tuple[int, bool]  # (block index of the group's defining space, dual?)
 Term = tuple[tuple[Factor, ...], np.ndarray]  # factors and the flat positions of the term's entries
 
 
-class Rep:
+class Rep(ABC):
     """A finite-dimensional representation of a :class:`~symlie.Group`.
 
     Build representations with :func:`V`, :data:`Scalar` and the operators ``+``, ``*``, ``**``, ``.dual``;
@@ -33,10 +34,11 @@ class Rep:
 
     # ------------------------------------------------------------------------------------ structure hooks
     @property
+    @abstractmethod
     def size(self) -> int:
         """Dimension of the representation space."""
-        raise NotImplementedError
 
+    @abstractmethod
     def terms(self) -> list[Term]:
         """Expansion into a direct sum of tensor products of base factors.
 
@@ -46,10 +48,10 @@ class Rep:
             ``factors`` is a tuple of ``(block, dual)`` pairs; ``positions`` (ndarray of int) gives, for the
             term's row-major entries, their positions in this representation's coordinates.
         """
-        raise NotImplementedError
 
+    @abstractmethod
     def _key(self) -> tuple:
-        raise NotImplementedError
+        """A hashable description used for equality."""
 
     # ------------------------------------------------------------------------------------------ matrices
     def _check_element(self, X: Any, name: str) -> np.ndarray:
