@@ -25,8 +25,10 @@ $(STAMP): pyproject.toml
 test: venv
 	$(BIN)/python -m pytest; status=$$?; if [ $$status -eq 5 ]; then status=0; fi; exit $$status
 
+# One BLAS thread: the demo's solves are many small factorisations, which multi-threaded OpenBLAS slows down
+# badly on a busy machine (the benchmarks pin one thread for the same reason).
 demo: venv
-	$(BIN)/symlie demo
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/symlie demo
 
 bench: venv
 	$(BIN)/symlie bench enforce --out benchmarks/enforce.json
