@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ._algebra import se, so
+from ._classical import se, so
 from ._dictionaries import PolynomialLibrary
 from ._enforce import enforce
 from ._equivariant import equivariant_space

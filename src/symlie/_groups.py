@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 from scipy.linalg import expm
 
-from ._algebra import LieAlgebra, gl, sl, so, so_pq
+from ._algebra import LieAlgebra
+from ._classical import gl, sl, so, so_pq
 from ._errors import ShapeError, SymlieTypeError, SymlieValueError
 from ._validation import as_float_array, check_positive_int, make_rng
 

@@ -201,7 +201,7 @@ class SymmetricRegressor(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------------------------------ helpers
     def _check_params(self, n_features: int) -> LieAlgebra:
-        from ._algebra import se
+        from ._classical import se
 
         if self.mode not in _MODES:
             raise SymlieValueError(f"mode must be one of {_MODES}, got {self.mode!r}")

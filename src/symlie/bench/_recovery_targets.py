@@ -22,7 +22,8 @@ from math import comb
 
 import numpy as np
 
-from .._algebra import LieAlgebra, se, t
+from .._algebra import LieAlgebra
+from .._classical import se, t
 from .._dictionaries import PolynomialLibrary, unique_exponents
 from .._errors import SymlieValueError
 from .._validation import check_positive_int

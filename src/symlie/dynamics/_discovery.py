@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .._algebra import gl
+from .._classical import gl
 from .._discover import DiscoveryReport, discover
 from .._metrics import DiscreteReport, check_discrete, discrete_candidates
 from .._validation import make_rng

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .._algebra import gl
+from .._classical import gl
 from .._dictionaries import PolynomialLibrary
 from .._errors import ShapeError, SymlieValueError
 from .._operator import lie_derivative_operator

@@ -23,7 +23,7 @@ import numpy as np
 import pysindy as ps
 from pysindy.optimizers import BaseOptimizer
 
-from .._algebra import gl
+from .._classical import gl
 from .._dictionaries import PolynomialLibrary
 from .._errors import SymlieTypeError, SymlieValueError
 from .._operator import lie_derivative_operator

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .._algebra import gl
+from .._classical import gl
 from .._dictionaries import PolynomialLibrary
 from .._errors import ConvergenceWarning, SymlieValueError
 from .._operator import lie_derivative_operator
