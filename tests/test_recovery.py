@@ -140,5 +140,8 @@ def test_grid_cells_csv_compare_and_plot(tmp_path):
 
 
 def test_failed_cells_are_recorded_not_raised():
-    rec = _recovery_grid._task({"target": "ortho", "group": "se", "m": 2, "r": 3, "d": 2, "seed": 0}, {})
-    assert "r must be at most" in rec["error"]
+    bad = {"target": "ortho", "group": "se", "m": 2, "r": 3, "d": 2, "seed": 0}
+    good = {"target": "ortho", "group": "t", "m": 3, "r": 1, "d": 2, "seed": 0}
+    first, second = _recovery_grid._task([bad, good], {})
+    assert "r must be at most" in first["error"]
+    assert "error" not in second and second["n_recover"] <= second["n_lib"]

@@ -1,4 +1,4 @@
-r"""Convex symmetry promotion: the nuclear norm of the Lie-derivative matrix and its ADMM solvers.
+r"""Convex symmetry promotion: the nuclear norm of the Lie-derivative matrix, and the programs that promote it.
 
 For a model linear in its parameters, :math:`F_w = \sum_j w_j F_j`, the Lie derivative sampled at points (or
 expanded exactly in monomials) is the matrix :math:`\mathcal{M}(w) = \sum_j w_j T_{:, :, j}` of shape
@@ -15,13 +15,11 @@ symmetric under as large a subalgebra as the data allow (the rank of :math:`\mat
 
 Both are written as :math:`w = w_0 + N v` (for interpolation :math:`w_0` is the minimum-norm solution and the
 columns of :math:`N` span :math:`\ker D`, which eliminates the constraint; otherwise :math:`w_0 = 0, N = I`) and
-solved by a second-order path-following method written for this structure: the nuclear norm is replaced by its
-smoothing :math:`\sum_i \sqrt{\sigma_i^2 + \mu^2}` (and :math:`|w_i|` by :math:`\sqrt{w_i^2 + \mu_w^2}`), which
-is convex, twice differentiable and within :math:`q\mu` of the nuclear norm; each :math:`\mu` is minimised by
-damped Newton steps whose exact Hessian comes from one SVD of :math:`\mathcal{M}(w)` (the second derivative of a
-spectral function), and :math:`\mu` shrinks geometrically to ``tol`` times the problem's scale. A Newton step
-costs :math:`O(p\,R\,q^2 + p^2 R q)` for ``p`` free parameters, an ``(R, q)`` Lie-derivative matrix, and a solve
-needs a few dozen of them, versus thousands of first-order (ADMM/SCS) iterations.
+solved by the second-order path-following method of :mod:`symlie._nuclear_newton`: the nuclear norm is replaced by
+its Huber smoothing (within :math:`q\mu/2` of it), each smoothing is minimised by damped Newton steps whose exact
+Hessian costs :math:`O(p\,R\,q\,r)` for ``r`` singular values above :math:`\mu`, and :math:`\mu` shrinks
+geometrically to ``tol`` times the problem's scale: a few dozen Newton steps instead of thousands of first-order
+(ADMM/SCS) iterations.
 """
 
 from __future__ import annotations
@@ -36,14 +34,12 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from ._errors import ConvergenceWarning, ShapeError, SymlieValueError
+from ._nuclear_newton import SmoothedProgram, follow_path
 from ._validation import as_float_array
 
 __all__ = ["PromoteResult", "nuclear_norm_penalty", "promote"]
 
-_SHRINK = 0.01  # smoothing reduction per stage
 _WARM_SMOOTHING = 1e-4  # relative smoothing a warm start begins at
-_CENTRING = 1e-3  # relative Newton decrement that ends an intermediate smoothing stage
-_SMALL = 0.03  # singular values below _SMALL * mu are treated as zero in the Hessian
 
 
 def _operator_parts(operator: Any) -> tuple[Any, int]:
@@ -113,92 +109,6 @@ class PromoteResult:
     decrement: float
     seconds: float
     message: str
-
-
-def _smoothed_singular(matrix: np.ndarray, mu: float) -> float:
-    return float(np.sqrt(np.linalg.svd(matrix, compute_uv=False) ** 2 + mu**2).sum())
-
-
-class _Program:
-    """The smoothed objective in the free coordinates ``v`` (w = w0 + N v) with its gradient and Hessian."""
-
-    def __init__(
-        self,
-        A3: np.ndarray,
-        C: np.ndarray,
-        D: np.ndarray,
-        y: np.ndarray,
-        w0: np.ndarray,
-        N: np.ndarray,
-        weight: float,
-        l1: float,
-    ) -> None:
-        self.A3, self.C, self.w0, self.N = A3, C, w0, N
-        self.weight, self.l1 = weight, l1
-        DN = D @ N
-        self.data_hessian = DN.T @ DN
-        self.data_gradient0 = DN.T @ (D @ w0 - y)
-        self.data_residual0 = D @ w0 - y
-        self.DN = DN
-        p, R, q = A3.shape
-        self.A3_flat = A3.reshape(p, R * q)
-        self.gram = self.A3_flat @ self.A3_flat.T
-
-    def matrix(self, v: np.ndarray) -> np.ndarray:
-        return self.C + (v @ self.A3_flat).reshape(self.C.shape)
-
-    def value(self, v: np.ndarray, mu: float, mu_w: float) -> float:
-        out = 0.5 * float(np.sum((self.data_residual0 + self.DN @ v) ** 2))
-        out += self.weight * _smoothed_singular(self.matrix(v), mu)
-        if self.l1:
-            out += self.l1 * float(np.sqrt((self.w0 + self.N @ v) ** 2 + mu_w**2).sum())
-        return out
-
-    def newton_step(self, v: np.ndarray, mu: float, mu_w: float) -> tuple[float, np.ndarray, np.ndarray]:
-        r"""Value, gradient and (nearly exact) Newton direction of the smoothed objective at ``v``.
-
-        The gradient is exact. The Hessian of :math:`\sum_i \sqrt{\sigma_i^2 + \mu^2}` along ``H``, with
-        ``K = U_full^T H V``, is :math:`\sum_{rj} K_{rj}^2 / s_j - \sum_{ij} (\sigma_i^2 K_{ij}^2 + \sigma_i
-        \sigma_j K_{ij} K_{ji}) / (s_i s_j (s_i + s_j))`. Singular values below ``_SMALL * mu`` are treated as
-        zero in it (their ``s_j`` equal ``mu`` to 0.05%, their cross terms are below 3%), so only the ``r`` large
-        singular directions are projected: a step costs :math:`O(p R q r)` instead of :math:`O(p R q^2)`.
-        """
-        A3 = self.A3
-        p = A3.shape[0]
-        M = self.matrix(v)
-        U, sig, Vt = np.linalg.svd(M, full_matrices=False)
-        s = np.sqrt(sig**2 + mu**2)
-        residual = self.data_residual0 + self.DN @ v
-        value = 0.5 * float(residual @ residual) + self.weight * float(s.sum())
-        grad = self.weight * (self.A3_flat @ ((U * (sig / s)) @ Vt).reshape(-1))
-        big = sig > _SMALL * mu
-        Ub, sb, sigb = U[:, big], s[big], sig[big]
-        R, q = A3.shape[1:]
-        AV = (A3.reshape(p * R, q) @ Vt.T).reshape(p, R, q)  # A_k V for all k, one GEMM
-        AVb = np.ascontiguousarray(AV[:, :, big])  # A_k v_j for the large directions
-        # sum_j (1/s_j) |A_k v_j|^2 with s_j = mu on the small directions: Gram / mu + corrections on the large.
-        hessian = self.gram / mu + (AVb * (1.0 / sb - 1.0 / mu)).reshape(p, -1) @ AVb.reshape(p, -1).T
-        K = np.matmul(Ub.T, AV)  # (p, r, q): U_big^T A_k V
-        denominator = sb[:, None] * s[None, :] * (sb[:, None] + s[None, :])
-        # Both cross terms in one product: sum_ij K_ij (a_ij K'_ij + b_ij K'_ji), b only on large x large.
-        weighted = K * ((sigb**2)[:, None] / denominator)
-        weighted[:, :, big] += K[:, :, big].transpose(0, 2, 1) * (np.outer(sigb, sigb) / denominator[:, big])
-        hessian -= K.reshape(p, -1) @ weighted.reshape(p, -1).T
-        hessian = self.weight * hessian + self.data_hessian
-        grad = grad + self.data_gradient0 + self.data_hessian @ v
-        if self.l1:
-            w = self.w0 + self.N @ v
-            root = np.sqrt(w**2 + mu_w**2)
-            value += self.l1 * float(root.sum())
-            grad = grad + self.l1 * (self.N.T @ (w / root))
-            hessian = hessian + self.l1 * (self.N.T * (mu_w**2 / root**3)) @ self.N
-        hessian = 0.5 * (hessian + hessian.T)
-        hessian[np.diag_indices(p)] += 1e-13 * max(float(np.trace(hessian)) / max(p, 1), 1e-300)
-        try:
-            step = -np.linalg.solve(hessian, grad)
-        except np.linalg.LinAlgError:
-            step = -np.linalg.lstsq(hessian, grad, rcond=None)[0]
-        return value, grad, step
 
 
 def promote(
@@ -293,7 +203,7 @@ def promote(
     C = (dense @ w0).reshape(rows, q)
     if rows < q:  # work with the tall orientation (R >= q); singular values are unchanged
         A3, C = A3.transpose(0, 2, 1), C.T
-    program = _Program(np.ascontiguousarray(A3), C, D, y, w0, N, 1.0 if interpolate else float(alpha), float(l1))
+    program = SmoothedProgram(np.ascontiguousarray(A3), C, D, y, w0, N, 1.0 if interpolate else float(alpha), float(l1))
 
     scale = max(np.linalg.norm(C), np.linalg.norm(A3) / np.sqrt(max(p, 1)), 1e-300)
     mu_final = tol * scale
@@ -307,26 +217,11 @@ def promote(
         v = N.T @ (guess - w0)
         mu = max(_WARM_SMOOTHING * scale, mu_final)
 
-    steps, decrement, converged = 0, np.inf, False
-    while p and steps < max_iter:
-        mu_w = mu / scale * w_scale
-        for _ in range(max_iter - steps):
-            value, grad, step = program.newton_step(v, mu, mu_w)
-            steps += 1
-            decrement = float(max(-grad @ step, 0.0)) / max(value, 1e-300)
-            t = 1.0
-            while t > 1e-12 and program.value(v + t * step, mu, mu_w) > value - 0.25 * t * decrement * value:
-                t *= 0.5
-            v = v + t * step
-            # Intermediate smoothings only need rough centring; the last one is solved to ``tol``.
-            if decrement < (tol if mu <= mu_final else max(tol, _CENTRING)):
-                break
-        if mu <= mu_final and decrement < tol:
-            converged = True
-            break
-        mu = max(mu * _SHRINK, mu_final)
-    if not p:
-        converged, decrement = True, 0.0
+    if p:
+        path = follow_path(program, v, mu=mu, mu_final=mu_final, tol=tol, max_iter=max_iter, l1_ratio=w_scale / scale)
+        v, steps, converged, mu, decrement = path.v, path.steps, path.converged, path.smoothing, path.decrement
+    else:
+        steps, converged, decrement = 0, True, 0.0
 
     w = w0 + N @ v
     singular = np.linalg.svd(program.matrix(v), compute_uv=False)

@@ -1,8 +1,9 @@
 """Grid runner of ``symlie bench recovery``: Dask tasks, rich progress, CSV/JSON, the paper-style plot.
 
-Every cell ``(m, r, d, seed, solver)`` is one task on a ``dask.distributed`` cluster: a ``LocalCluster`` of worker
-processes with one thread each (BLAS limited to one thread too) unless a scheduler address is given. Results are
-merged into ``benchmarks/recovery_TARGET_GROUP.csv`` (columns :data:`CSV_COLUMNS`, one row per cell, a rerun of a
+Every problem ``(m, r, d, seed)`` is one task on a ``dask.distributed`` cluster (a ``LocalCluster`` of worker
+processes with one thread each, BLAS limited to one thread too, unless a scheduler address is given) that runs its
+cells, one per solver, back to back: solvers compared side by side share a worker and the load on the machine.
+Results are merged into ``benchmarks/recovery_TARGET_GROUP.csv`` (columns :data:`CSV_COLUMNS`, one row per cell, a rerun of a
 cell replaces its row) and a JSON file with every bisection step; one plot per ``(d, solver)`` shows the median
 ``n_recover`` against ``m`` per ``r`` with min-max bars and ``n_lib`` as dots.
 """
@@ -42,19 +43,22 @@ def cells(
     return out
 
 
-def _task(cell: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """One cell in a worker, BLAS on one thread; errors are recorded in the result."""
+def _task(group: list[dict[str, Any]], options: dict[str, Any]) -> list[dict[str, Any]]:
+    """The cells of one problem in a worker, one after the other, BLAS on one thread; errors become records."""
     import traceback
 
     from threadpoolctl import threadpool_limits
 
     from ._recovery import run
 
+    records = []
     with threadpool_limits(1):
-        try:
-            return run(**cell, **options)
-        except Exception as exc:  # a failed cell must not stop the grid
-            return {**cell, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        for cell in group:
+            try:
+                records.append(run(**cell, **options))
+            except Exception as exc:  # a failed cell must not stop the grid
+                records.append({**cell, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()})
+    return records
 
 
 def run_grid(
@@ -65,7 +69,7 @@ def run_grid(
     options: dict[str, Any] | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the cells as Dask tasks and return their records (in completion order).
+    """Run the cells as Dask tasks, one per problem, and return their records (in completion order).
 
     Parameters
     ----------
@@ -94,12 +98,15 @@ def run_grid(
         client = Client(scheduler)
     records: list[dict[str, Any]] = []
     try:
-        futures = [client.submit(_task, cell, options or {}, pure=False) for cell in todo]
+        groups: dict[tuple, list[dict[str, Any]]] = {}
+        for cell in todo:
+            groups.setdefault(tuple(v for k, v in cell.items() if k != "solver"), []).append(cell)
+        futures = [client.submit(_task, group, options or {}, pure=False) for group in groups.values()]
         for future in as_completed(futures):
-            record = future.result()
-            records.append(record)
-            if progress is not None:
-                progress(record)
+            for record in future.result():
+                records.append(record)
+                if progress is not None:
+                    progress(record)
     finally:
         client.close()
         if cluster is not None:
