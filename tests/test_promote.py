@@ -148,3 +148,51 @@ def test_inconsistent_interpolation_is_refused(se2_cubic):
     D = lib.evaluate(np.vstack([X, X]))
     with pytest.raises(sl.SymlieValueError, match="cannot be interpolated"):
         sl.promote(op, D, np.array([0.0, 1.0, 1.0, 0.0]))
+
+
+# ------------------------------------------------------------------------------------------- the Newton solver
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    shape=st.sampled_from([(5, 9, 4), (6, 7, 7), (3, 12, 8), (8, 10, 6)]),
+    where=st.floats(0.05, 3.0),
+    l1=st.sampled_from([0.0, 0.3]),
+)
+def test_huber_hessian_matches_finite_differences(seed, shape, where, l1):
+    """The O(pRqr) Hessian (Gram/mu plus large-singular-value corrections) is the exact second derivative."""
+    from symlie._nuclear_newton import SmoothedProgram
+
+    rng = np.random.default_rng(seed)
+    p, R, q = shape
+    D = rng.normal(size=(2, p + 1))
+    program = SmoothedProgram(
+        rng.normal(size=(p, R, q)), rng.normal(size=(R, q)), D, rng.normal(size=2), rng.normal(size=p + 1),
+        rng.normal(size=(p + 1, p)), 0.7, l1,
+    )  # fmt: skip
+    v = 0.3 * rng.normal(size=p)
+    sig = np.linalg.svd(program.matrix(v), compute_uv=False)
+    mu = where * float(np.median(sig))
+    if np.min(np.abs(sig - mu)) < 1e-3 * mu:  # h'' jumps at sigma = mu
+        mu *= 1.01
+    program.update_hessian(program.evaluate(v, mu, 0.2), mu, 0.2)
+    eps = 1e-6 * max(1.0, float(np.abs(v).max()))
+    numeric = np.column_stack(
+        [
+            (program.evaluate(v + eps * e, mu, 0.2).grad - program.evaluate(v - eps * e, mu, 0.2).grad) / (2 * eps)
+            for e in np.eye(p)
+        ]
+    )
+    assert np.abs(program.hessian - numeric).max() <= 1e-6 * np.abs(numeric).max()
+
+
+def test_warm_start_reaches_the_cold_optimum():
+    lib = sl.PolynomialLibrary(3, 2)
+    op = sl.lie_derivative_operator(lib, sl.se(3).orthonormalize(), points=None, rng=1)
+    X = np.random.default_rng(0).uniform(-1, 1, (8, 3))
+    y = 1 + ((X - 0.5) ** 2).sum(axis=1)
+    larger = sl.promote(op, lib.evaluate(X), y)
+    cold = sl.promote(op, lib.evaluate(X[:7]), y[:7])
+    warm = sl.promote(op, lib.evaluate(X[:7]), y[:7], warm_start=larger)
+    assert cold.converged and warm.converged and warm.iterations > 0
+    assert warm.penalty == pytest.approx(cold.penalty, rel=1e-5)
+    assert cold.smoothing < 1e-5 * cold.penalty and warm.data_residual < 1e-10

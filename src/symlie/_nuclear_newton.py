@@ -118,7 +118,6 @@ class SmoothedProgram:
         self.data_hessian = self.DN.T @ self.DN
         self.data_gradient0 = self.DN.T @ self.data_residual0
         self.A3_flat = A3.reshape(p, R * q)
-        self.A3_rows = np.ascontiguousarray(A3.transpose(1, 0, 2)).reshape(R, p * q)
         self.gram = self.A3_flat @ self.A3_flat.T
         self.hessian = np.eye(p)
 
@@ -162,8 +161,7 @@ class SmoothedProgram:
             hessian = hessian + gram(P, P * bottom)
             hessian += gram(big_big, E[:r, :r] * big_big + F[:r, :r] * big_big.transpose(0, 2, 1))
             if r < q:
-                Kd = ((U[:, :r].T @ self.A3_rows).reshape(r * p, q) @ V[:, r:]).reshape(r, p, q - r)
-                Kd = Kd.transpose(1, 0, 2)  # K[big, small]
+                Kd = np.matmul(np.matmul(U[:, :r].T, self.A3), V[:, r:])  # K[big, small]
                 hessian += gram(Kd, E[:r, r:] * Kd + F[:r, r:] * Kc.transpose(0, 2, 1))
                 hessian += gram(Kc, E[r:, :r] * Kc + F[r:, :r] * Kd.transpose(0, 2, 1))
         hessian = self.weight * hessian + self.data_hessian
