@@ -239,34 +239,148 @@ def test_pysindy_wrapper_other_base_and_bad_library():
 
 
 # ------------------------------------------------------------------------------------ promote, then enforce
+def _noisy_rotating(noise: float, length: int, seed: int = 0):
+    """Four trajectories of the rotating system, relative noise, Savitzky-Golay states and derivatives (as the
+    benchmark: the end windows of the filter dropped)."""
+    S = dyn.rotating()
+    rng = np.random.default_rng(seed)
+    states, derivs = [], []
+    for _ in range(4):
+        x0 = np.r_[rng.uniform(-1.5, 1.5, 2), rng.uniform(-2.0, 2.0)]
+        _, X = dyn.simulate(S, length, x0=x0)
+        Xn = X + noise * np.sqrt(np.mean(X**2)) * rng.standard_normal(X.shape)
+        s, d = dyn.smoothed_derivative(Xn, S.dt)
+        states.append(s[15:-15])  # the filter's end windows (31 samples) extrapolate
+        derivs.append(d[15:-15])
+    return S, np.concatenate(states), np.concatenate(derivs)
+
+
+def _principal_angle(rows: np.ndarray, true: list[np.ndarray]) -> float:
+    """Largest principal angle between span(rows) (coefficients in gl(3)'s basis) and span(true matrices)."""
+    T = np.linalg.qr(np.array([m.reshape(-1) for m in true]).T)[0]
+    G = np.linalg.qr(rows.T)[0]
+    return float(np.arccos(min(np.linalg.svd(T.T @ G, compute_uv=False).min(), 1.0)))
+
+
 def test_promote_then_enforce_finds_the_hopf_rotation_and_refits_exactly():
     S = dyn.hopf()
     X = np.concatenate([dyn.simulate(S, 150, x0=x0)[1] for x0 in ([0.2, 0.0], [1.5, 0.5], [-1.0, 1.2])])
-    sel = dyn.promote_then_enforce(X, S(X), S.library, sl.gl(2), n_folds=3)
-    assert sel.dim == 1 and sel.confidence == 1.0
+    sel = dyn.promote_then_enforce(X, S(X), S.library, sl.gl(2))
+    assert sel.dim == 1 and sel.confidence > 0.99 and sel.margin > 1
     J = sel.matrices[0] / np.linalg.norm(sel.matrices[0])
     assert np.isclose(abs(np.sum(J * J2)) / np.linalg.norm(J2), 1.0, atol=1e-8)
-    assert np.abs(sel.coef - S.coef).max() < 1e-8
-    assert sel.cv["dims"][0] == 0 and len(sel.cv["mean_error"]) == len(sel.cv["dims"])
+    assert np.abs(sel.coef - S.coef).max() < 1e-8 and sel.residual < 1e-10 and sel.closure < 1e-12
+    assert len(sel.statistics) == len(sel.floors) == len(sel.p_values) == len(sel.codims) == 3  # d = 0, 1, 2
+    assert sel.statistics[1] <= sel.floors[1] < sel.statistics[2]  # d = 1 accepted, d = 2 rejected
+    whole = dyn.promote_then_enforce(X, S(X), S.library, S.symmetry)  # a one-generator candidate: d = q is tested
+    assert whole.dim == 1 and whole.residual < 1e-12
 
 
-def test_promote_then_enforce_keeps_lorenz_unconstrained():
-    S, _, _ = _noisy_lorenz(0.0, 10)
-    _, X = dyn.simulate(S, 500)
-    sel = dyn.promote_then_enforce(X, S(X), S.library, threshold=0.5)
-    plain, _ = dyn.symmetric_stlsq(dyn.LeastSquaresData.from_data(S.library.evaluate(X), S(X)), threshold=0.5)
-    assert sel.dim == 0 and sel.generators.shape == (0, 9)
+@pytest.fixture(scope="module")
+def rotating_selection():
+    """Noisy rotating data (1% noise, 4 x 200 samples) and its promote-then-enforce selection, computed once."""
+    S, X, Y = _noisy_rotating(1e-2, 200)
+    return S, X, Y, dyn.promote_then_enforce(X, Y, S.library)
+
+
+def test_promote_then_enforce_recovers_the_rotating_symmetry_dimension_from_noisy_data(rotating_selection):
+    # true symmetry in gl(3): the rotation about z and the z-scaling (dimension 2), not told to the method
+    S, X, Y, sel = rotating_selection
+    Jz = np.zeros((3, 3))
+    Jz[0, 1], Jz[1, 0] = -1.0, 1.0
+    assert sel.dim == 2 and sel.generators.shape == (2, 9)
+    assert _principal_angle(sel.generators, [Jz, np.diag([0.0, 0.0, 1.0])]) < 1e-2
+    assert sel.residual < 1e-10  # the refit is exactly symmetric
+    assert sel.statistics[3] > sel.floors[3]  # a third generator is rejected
+    plain, _ = dyn.symmetric_stlsq(dyn.LeastSquaresData.from_data(S.library.evaluate(X), Y), threshold=0.1)
+    err = [np.linalg.norm(W - S.coef) / np.linalg.norm(S.coef) for W in (plain, sel.coef)]
+    assert err[1] < min(err[0], 0.02)  # the discovered symmetry improves on plain STLSQ
+
+
+def test_promote_then_enforce_keeps_noisy_lorenz_unconstrained():
+    S, Theta, Y = _noisy_lorenz(1e-2, 500)
+    X = Theta[:, 1:4]  # the smoothed states (degree-1 monomials)
+    sel = dyn.promote_then_enforce(X, Y, S.library, threshold=0.5)
+    plain, _ = dyn.symmetric_stlsq(dyn.LeastSquaresData.from_data(Theta, Y), threshold=0.5)
+    assert sel.dim == 0 and sel.generators.shape == (0, 9) and sel.confidence > 0.99
+    assert sel.statistics[1] > 10 * sel.floors[1]  # one generator is rejected by far
     assert np.array_equal(sel.coef, plain)
+
+
+@settings(max_examples=4, deadline=None)
+@given(entries=st.lists(st.floats(-0.5, 0.5), min_size=4, max_size=4))
+def test_promote_then_enforce_finds_the_conjugated_rotation(entries):
+    # f'(x) = A f(A^-1 x) has the symmetry A J A^-1: exact data, any (well-conditioned) change of frame
+    A = np.eye(2) + np.array(entries).reshape(2, 2)
+    if abs(np.linalg.det(A)) < 0.3:
+        return
+    S, Ainv = dyn.hopf(), np.linalg.inv(A)
+
+    def f(X):
+        return S(X @ Ainv.T) @ A.T
+
+    X = np.concatenate([dyn.simulate(f, 150, dt=0.01, x0=A @ x0)[1] for x0 in ([0.2, 0.0], [1.5, 0.5], [-1.0, 1.2])])
+    sel = dyn.promote_then_enforce(X, f(X), S.library, sl.gl(2), threshold=0.0)
+    expected = (A @ J2 @ Ainv).reshape(-1)
+    found = sel.matrices.reshape(sel.dim, -1)
+    assert sel.dim == 1
+    assert np.isclose(abs(found[0] @ expected) / np.linalg.norm(found[0]) / np.linalg.norm(expected), 1.0, atol=1e-8)
+
+
+def test_symmetric_sindy_promote_mode_uses_the_same_selection(rotating_selection):
+    _, X, Y, sel = rotating_selection
+    model = dyn.SymmetricSINDy(degree=3, mode="promote").fit(X, x_dot=Y)
+    assert model.symmetry_.dim == 2 and model.symmetry_.selection is not None
+    assert np.array_equal(model.coef_, sel.coef)
+    with pytest.raises(sl.SymlieValueError, match="alpha must be"):
+        dyn.SymmetricSINDy(degree=3, mode="promote", alpha="bad").fit(X, x_dot=Y)
+
+
+def test_stlsq_restriction_is_relative_to_the_basis_scale():
+    S, Theta, Y = _noisy_lorenz(1e-2, 500)
+    data = dyn.LeastSquaresData.from_data(Theta, Y)
+    basis = sl.enforce(S.library, Z2, output="vector_field").basis
+    W, _ = dyn.symmetric_stlsq(data, basis, threshold=0.5)
+    for scale in (1e-12, 1e6):  # the same subspace in other units: the same fit, still exactly symmetric
+        Ws, _ = dyn.symmetric_stlsq(data, scale * basis, threshold=0.5)
+        assert np.allclose(Ws, W, atol=1e-10 * np.abs(W).max())
+        w = Ws.reshape(-1)
+        assert np.linalg.norm(w - basis @ (basis.T @ w)) < 1e-10 * np.linalg.norm(w)
 
 
 def test_promote_then_enforce_bad_inputs_name_the_argument():
     S = dyn.hopf()
-    X = np.ones((20, 2))
+    X = np.ones((40, 2))
     with pytest.raises(sl.ShapeError, match="Xdot"):
-        dyn.promote_then_enforce(X, np.ones((19, 2)), S.library)
-    with pytest.raises(sl.SymlieValueError, match="snap_rtols"):
-        dyn.promote_then_enforce(X, X, S.library, snap_rtols=[2.0])
+        dyn.promote_then_enforce(X, np.ones((39, 2)), S.library)
+    with pytest.raises(sl.SymlieValueError, match="level"):
+        dyn.promote_then_enforce(X, X, S.library, level=2.0)
     with pytest.raises(sl.SymlieValueError, match="alphas"):
         dyn.promote_then_enforce(X, X, S.library, alphas=[-1.0])
     with pytest.raises(sl.SymlieValueError, match="n_reweight"):
         dyn.promote_then_enforce(X, X, S.library, n_reweight=0)
+    with pytest.raises(sl.SymlieValueError, match="n_bootstrap"):
+        dyn.promote_then_enforce(X, X, S.library, n_bootstrap=5)
+    with pytest.raises(sl.SymlieValueError, match="samples"):
+        dyn.promote_then_enforce(X[:10], X[:10], S.library)
+
+
+def test_pysindy_wrapper_promote_mode_uses_the_same_selection(rotating_selection):
+    ps = pytest.importorskip("pysindy")
+    S, X, Y, sel = rotating_selection
+    opt = dyn.SymmetricOptimizer(base=ps.STLSQ(threshold=0.1), mode="promote")
+    model = ps.SINDy(optimizer=opt, feature_library=ps.PolynomialLibrary(degree=3)).fit(X, t=S.dt, x_dot=Y)
+    assert opt.symmetry_.dim == 2 and opt.symmetry_.selection.dim == 2
+    assert np.allclose(model.coefficients(), sel.coef, atol=1e-10)
+
+
+def test_profiled_floor_matches_chi2_quantiles():
+    from scipy.stats import chi2
+
+    from symlie.dynamics._noise_floor import profiled_floor
+
+    null = 3.0 * chi2.rvs(40, size=20000, random_state=np.random.default_rng(0))  # g = 3, h = 40
+    floor, p = profiled_floor(null, 40, 0, 3.0 * chi2.ppf(0.99, 40), 0.01)
+    assert np.isclose(floor, 3.0 * chi2.ppf(0.99, 40), rtol=0.03) and np.isclose(p, 0.01, rtol=0.15)
+    fitted, _ = profiled_floor(null, 40, 10, 0.0, 0.01)  # ten fitted directions: chi2 with 30 dof
+    assert np.isclose(fitted, 3.0 * chi2.ppf(0.99, 30), rtol=0.03)

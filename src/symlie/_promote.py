@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.linalg as sla
 import scipy.sparse as sp
 
 from ._errors import ConvergenceWarning, ShapeError, SymlieValueError
@@ -70,6 +69,15 @@ def nuclear_norm_penalty(operator: Any, coef: Any) -> float:
     if w.size != matrix.shape[1]:
         raise ShapeError(f"coef must have {matrix.shape[1]} entries, got {w.size}")
     return float(np.linalg.svd((matrix @ w).reshape(-1, q), compute_uv=False).sum())
+
+
+def _minimum_norm_solution(D: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``w0 = D^+ y`` and an orthonormal basis ``N`` of ``ker D`` (rank at 1e-12 relative), from one SVD."""
+    if not D.shape[0]:
+        return np.zeros(D.shape[1]), np.eye(D.shape[1])
+    U, s, Vt = np.linalg.svd(D, full_matrices=True)
+    rank = int(np.count_nonzero(s > 1e-12 * s[0])) if s.size else 0
+    return Vt[:rank].T @ ((U[:, :rank].T @ y) / s[:rank]), Vt[rank:].T
 
 
 @dataclass(frozen=True)
@@ -186,14 +194,13 @@ def promote(
         raise SymlieValueError(f"tol must be in (0, 1), got {tol}")
     interpolate = alpha == 0
     if interpolate:
-        w0, *_ = np.linalg.lstsq(D, y, rcond=None)
+        w0, N = _minimum_norm_solution(D, y)
         misfit = np.linalg.norm(D @ w0 - y)
         if misfit > 1e-8 * max(1.0, np.linalg.norm(y)):
             raise SymlieValueError(
                 f"targets cannot be interpolated by the design (least-squares residual {misfit:.2e}); "
                 "use alpha > 0 for the penalised program"
             )
-        N = sla.null_space(D, rcond=1e-12) if D.shape[0] else np.eye(n_params)
     else:
         w0, N = np.zeros(n_params), np.eye(n_params)
     p = N.shape[1]

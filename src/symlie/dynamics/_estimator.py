@@ -3,10 +3,12 @@ r"""``SymmetricSINDy``: a plain symlie estimator for sparse ODE identification w
 .. math:: \dot x = W \theta(x), \qquad \min_W \tfrac{1}{2N}\|\Theta(X) W^\top - \dot X\|_F^2
           \;\text{with}\; \begin{cases} \text{STLSQ} & \text{mode="none"}\\
           w \in \mathrm{span}\,B_{sym},\ \text{STLSQ inside} & \text{mode="enforce"}\\
-          + \alpha\|\mathcal M(w)\|_*,\ \text{STLSQ outside} & \text{mode="promote"}\end{cases}
+          \text{promote, test, then enforce the discovered symmetry} & \text{mode="promote"}\end{cases}
 
-Derivatives are estimated by a Savitzky-Golay filter (the same smoothed states are used in the library), or
-passed in.
+``mode="promote"`` runs :func:`symlie.dynamics.promote_then_enforce` (not told the symmetry: promoted fits start
+maximum-likelihood fits under "a d-dimensional symmetry", a block-bootstrap noise floor decides ``d``, STLSQ
+inside the discovered symmetry gives ``coef_``). Derivatives are estimated by a Savitzky-Golay filter (the same
+smoothed states are used in the library), or passed in.
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ from ._fit import (
     LeastSquaresData,
     cross_validate_alpha,
     promote_singular_values,
-    promoted_stlsq,
     symmetric_stlsq,
     symmetry_dimension,
 )
 from ._models import symmetric_basis
+from ._select import SymmetrySelection, bracket_tensor, select_symmetry
 
 __all__ = ["PromotedSymmetry", "SymmetricSINDy", "smoothed_derivative"]
 
@@ -81,7 +83,8 @@ class PromotedSymmetry:
     Attributes
     ----------
     dim : int
-        Number of singular values of :math:`\\mathcal M(w)` at or below ``rtol`` times the largest.
+        Number of singular values of :math:`\\mathcal M(w)` at or below ``rtol`` times the largest; for a
+        promoted fit, the dimension its test decided (``selection.dim``).
     singular_values : ndarray of shape (q,)
         Normalised by the largest, decreasing.
     rtol : float
@@ -89,7 +92,9 @@ class PromotedSymmetry:
     alpha : float or None
         The promotion weight used (``None`` when not promoted).
     cv : dict or None
-        The cross-validation record.
+        The cross-validation record of ``alpha="cv"``.
+    selection : SymmetrySelection or None
+        The full record of a promoted fit (test statistics, floors, margin, generators).
     """
 
     dim: int
@@ -98,6 +103,21 @@ class PromotedSymmetry:
     candidate: str
     alpha: float | None = None
     cv: dict | None = None
+    selection: SymmetrySelection | None = None
+
+
+def promote_alphas(
+    alpha: Any, Theta: np.ndarray, Xdot: np.ndarray, operator: Any, threshold: float, l1: float
+) -> tuple[Any, dict | None]:
+    """Promotion weights for ``alpha`` = a number, ``"auto"`` (``None``: the default pair) or ``"cv"``."""
+    if isinstance(alpha, str):
+        if alpha == "auto":
+            return None, None
+        if alpha == "cv":
+            chosen, cv = cross_validate_alpha(Theta, Xdot, operator, threshold=threshold, l1=l1)
+            return [chosen], cv
+        raise SymlieValueError(f"alpha must be a positive number, 'auto' or 'cv', got {alpha!r}")
+    return [float(alpha)], None
 
 
 class SymmetricSINDy:
@@ -108,6 +128,7 @@ class SymmetricSINDy:
     degree : int, default 2
         Degree of the polynomial library (PySINDy's order, with the constant).
     mode : {"none", "enforce", "promote"}, default "none"
+        ``"promote"`` runs :func:`~symlie.dynamics.promote_then_enforce` (record in ``symmetry_.selection``).
     symmetry : LieAlgebra, Group, subspace, array or list, optional
         What ``mode="enforce"`` imposes (see :func:`symlie.dynamics._models.symmetric_basis`).
     candidate : LieAlgebra, optional
@@ -116,12 +137,17 @@ class SymmetricSINDy:
         STLSQ threshold on ``|W|``.
     ridge : float, default 0
         Ridge weight of the (1/N-scaled) loss.
-    alpha : float or "cv", default "cv"
-        Nuclear-norm weight for ``mode="promote"``; ``"cv"`` chooses it by blocked cross-validation.
+    alpha : float, "auto" or "cv", default "auto"
+        Nuclear-norm weight of the promoted fits that start ``mode="promote"``'s symmetric fits: ``"auto"`` uses
+        two weights on the problem's scale, ``"cv"`` one chosen by blocked cross-validation (slower).
     l1 : float, default 0
+        l1 weight of the promoted fits.
     max_iter : int, default 20
     window : int, default 31
         Savitzky-Golay window for derivatives estimated in :meth:`fit`.
+    drop_edges : bool, default True
+        Drop the first and last ``window // 2`` samples of each trajectory when the derivatives are estimated
+        here: there the filter extrapolates, and its errors are systematic (they mimic broken symmetry).
 
     Attributes
     ----------
@@ -152,10 +178,11 @@ class SymmetricSINDy:
         candidate: Any = None,
         threshold: float = 0.1,
         ridge: float = 0.0,
-        alpha: Any = "cv",
+        alpha: Any = "auto",
         l1: float = 0.0,
         max_iter: int = 20,
         window: int = 31,
+        drop_edges: bool = True,
     ) -> None:
         self.degree = degree
         self.mode = mode
@@ -167,6 +194,7 @@ class SymmetricSINDy:
         self.l1 = l1
         self.max_iter = max_iter
         self.window = window
+        self.drop_edges = drop_edges
 
     def _data(self, X: Any, t: Any, x_dot: Any) -> tuple[np.ndarray, np.ndarray]:
         trajectories = X if isinstance(X, list) else [X]
@@ -182,8 +210,11 @@ class SymmetricSINDy:
                 raise SymlieValueError("pass t (a time step or sample times) or x_dot to fit")
             dt = float(t) if np.ndim(t) == 0 else float(np.mean(np.diff(np.asarray(t, dtype=float))))
             s, d = smoothed_derivative(traj, dt, window=self.window)
-            states.append(s)
-            derivs.append(d)
+            h = min(self.window, len(s)) // 2 if self.drop_edges else 0
+            if len(s) <= 2 * h:
+                raise ShapeError(f"a trajectory needs more than {2 * h} samples with drop_edges=True, got {len(s)}")
+            states.append(s[h : len(s) - h])
+            derivs.append(d[h : len(s) - h])
         return np.concatenate(states), np.concatenate(derivs)
 
     def fit(self, X: Any, t: Any = None, *, x_dot: Any = None) -> SymmetricSINDy:
@@ -212,16 +243,14 @@ class SymmetricSINDy:
         data = LeastSquaresData.from_data(Theta, derivs)
         candidate = self.candidate if self.candidate is not None else gl(n)
         operator = lie_derivative_operator(library, candidate, "vector_field", points="exact")
-        alpha_used, cv = None, None
+        alpha_used, cv, selection = None, None, None
         if self.mode == "promote":
-            if isinstance(self.alpha, str):
-                if self.alpha != "cv":
-                    raise SymlieValueError(f"alpha must be a positive number or 'cv', got {self.alpha!r}")
-                alpha_used, cv = cross_validate_alpha(Theta, derivs, operator, threshold=self.threshold, l1=self.l1)
-            else:
-                alpha_used = float(self.alpha)
-            W, result = promoted_stlsq(data, operator, alpha=alpha_used, l1=self.l1, threshold=self.threshold)
-            self.n_iter_ = int(result.iterations)
+            alphas, cv = promote_alphas(self.alpha, Theta, derivs, operator, self.threshold, self.l1)
+            selection = select_symmetry(
+                Theta, derivs, bracket_tensor(operator), candidate, threshold=self.threshold, alphas=alphas, l1=self.l1
+            )
+            W, alpha_used = selection.coef, selection.alpha
+            self.n_iter_ = len(selection.statistics) - 1  # hypotheses tested
         else:
             basis = symmetric_basis(library, self.symmetry) if self.mode == "enforce" else None
             W, self.n_iter_ = symmetric_stlsq(
@@ -232,12 +261,13 @@ class SymmetricSINDy:
         self.coef_ = W
         self.library_ = library
         self.symmetry_ = PromotedSymmetry(
-            symmetry_dimension(s_norm),
+            selection.dim if selection is not None else symmetry_dimension(s_norm),
             s_norm,
             PROMOTED_RTOL,
             getattr(candidate, "name", str(candidate)),
             alpha_used,
             cv,
+            selection,
         )
         return self
 

@@ -37,6 +37,7 @@ __all__ = [
     "cross_validate_alpha",
     "promote_singular_values",
     "promoted_stlsq",
+    "reweighted_promote",
     "symmetric_stlsq",
     "symmetry_dimension",
 ]
@@ -110,13 +111,20 @@ def _solve_in(data: LeastSquaresData, basis: np.ndarray, ridge: float) -> np.nda
     return basis @ c
 
 
-def _restrict(basis: np.ndarray, zero: np.ndarray) -> np.ndarray:
-    """Orthonormal basis of ``{w in span(basis) : w[zero] = 0}``."""
+#: Relative size (to ``||basis||_2``) below which a constraint row of the restricted basis is rounding noise.
+RESTRICT_RTOL = 1e-10
+
+
+def _restrict(basis: np.ndarray, zero: np.ndarray, scale: float) -> np.ndarray:
+    """Basis of ``{w in span(basis) : w[zero] = 0}``; ranks are cut at ``RESTRICT_RTOL * scale``.
+
+    ``scale`` is the spectral norm of the full basis, so the cut follows the basis' own scale (a basis given in
+    small units keeps its small but valid constraints, and rounding-level rows are ignored at any scale).
+    """
     if not np.any(zero) or basis.shape[1] == 0:
         return basis
-    # absolute tolerance: the rows of an orthonormal basis have norm <= 1, and may be zero up to rounding
     _, singular, vh = np.linalg.svd(basis[zero], full_matrices=True)
-    rank = int(np.sum(singular > 1e-10))
+    rank = int(np.sum(singular > RESTRICT_RTOL * scale))
     return basis @ vh[rank:].T
 
 
@@ -166,6 +174,7 @@ def symmetric_stlsq(
         raise SymlieValueError(f"threshold and ridge must be >= 0, got threshold={threshold}, ridge={ridge}")
     max_iter = check_positive_int(max_iter, "max_iter")
     zero = np.zeros(P, dtype=bool)
+    scale = float(np.linalg.norm(B, 2)) if B.size else 1.0
     current = B
     w = _solve_in(data, current, ridge)
     iterations = 1
@@ -174,7 +183,7 @@ def symmetric_stlsq(
         if not np.any(small):
             break
         zero |= small
-        current = _restrict(B, zero)
+        current = _restrict(B, zero, scale)
         w = _solve_in(data, current, ridge)
     if unbias and ridge > 0:
         w = _solve_in(data, current, 0.0)
@@ -367,3 +376,30 @@ def cross_validate_alpha(
         chosen = int(within.max())
     record = {"alphas": alphas.tolist(), "mean_error": mean.tolist(), "standard_error": se.tolist(), "best": best}
     return float(alphas[chosen]), record
+
+
+class _Weighted:
+    """Operator with the generator basis changed by ``P`` (q, q): :math:`\\mathcal M(w) \\mapsto \\mathcal M(w) P`."""
+
+    def __init__(self, tensor: np.ndarray, P: np.ndarray | None) -> None:
+        T = tensor if P is None else np.einsum("rqp,qk->rkp", tensor, P)
+        self.matrix = T.reshape(-1, T.shape[2])
+        self.n_generators = T.shape[1]
+
+
+def reweighted_promote(
+    design: np.ndarray, targets: np.ndarray, tensor: np.ndarray, alpha: float, n_reweight: int, l1: float, tol: float
+) -> np.ndarray:
+    r"""Promotion with IRLS weights :math:`P_{k+1} = \sigma_1(\mathcal M_k^\top\mathcal M_k + \delta^2)^{-1/2}`."""
+    P: np.ndarray | None = None
+    result: PromoteResult | None = None
+    for _ in range(n_reweight):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # an inexact solve only moves a starting point
+            result = promote(_Weighted(tensor, P), design, targets, alpha=alpha, l1=l1, tol=tol, warm_start=result)
+        _, s, vt = np.linalg.svd(np.einsum("rqp,p->rq", tensor, result.coef))
+        delta = 1e-2 * s[0] if s[0] > 0 else 1.0
+        P = (vt.T / np.sqrt(s**2 + delta**2)) @ vt * max(s[0], 1e-300)
+    if result is None:  # pragma: no cover (n_reweight >= 1 is checked by the caller)
+        raise SymlieValueError("n_reweight must be >= 1")
+    return np.asarray(result.coef)

@@ -27,17 +27,16 @@ from .._classical import gl
 from .._dictionaries import PolynomialLibrary
 from .._errors import SymlieTypeError, SymlieValueError
 from .._operator import lie_derivative_operator
-from ._estimator import PromotedSymmetry
+from ._estimator import PromotedSymmetry, promote_alphas
 from ._fit import (
     PROMOTED_RTOL,
     LeastSquaresData,
-    cross_validate_alpha,
     promote_singular_values,
-    promoted_stlsq,
     symmetric_stlsq,
     symmetry_dimension,
 )
 from ._models import symmetric_basis
+from ._select import bracket_tensor, select_symmetry
 
 __all__ = ["SymmetricOptimizer"]
 
@@ -70,13 +69,18 @@ class SymmetricOptimizer(BaseOptimizer):
     symmetry : LieAlgebra, Group, subspace, array or list, optional
         Imposed by ``mode="enforce"``.
     mode : {"enforce", "promote"}, default "enforce"
+        ``"promote"``: not told the symmetry, the same selection as
+        :func:`~symlie.dynamics.promote_then_enforce` (a calibrated test decides the symmetry dimension inside
+        ``candidate``, then STLSQ with the discovered symmetry enforced); its record is ``symmetry_.selection``.
     candidate : LieAlgebra, optional
         For ``mode="promote"`` and for ``symmetry_`` (default ``gl(n)``).
     feature_library : pysindy.PolynomialLibrary or PolynomialLibrary, optional
         The library given to ``ps.SINDy`` (read after PySINDy fits it); inferred from the data when omitted.
-    alpha : float or "cv", default "cv"
-        Nuclear-norm weight of ``mode="promote"``.
+    alpha : float, "auto" or "cv", default "auto"
+        Nuclear-norm weight of the promoted fits that start ``mode="promote"`` (see
+        :class:`~symlie.dynamics.SymmetricSINDy`).
     l1 : float, default 0
+        l1 weight of the promoted fits.
     normalize_columns : bool, default False
         As in PySINDy (thresholds apply to the normalised coefficients).
 
@@ -106,7 +110,7 @@ class SymmetricOptimizer(BaseOptimizer):
         *,
         candidate: Any = None,
         feature_library: Any = None,
-        alpha: Any = "cv",
+        alpha: Any = "auto",
         l1: float = 0.0,
         normalize_columns: bool = False,
     ) -> None:
@@ -143,7 +147,7 @@ class SymmetricOptimizer(BaseOptimizer):
         candidate = self.candidate if self.candidate is not None else gl(n)
         operator = lie_derivative_operator(library, candidate, "vector_field", points="exact")
         threshold = float(getattr(base, "threshold", 0.0))
-        alpha_used, cv = None, None
+        alpha_used, cv, selection = None, None, None
         if self.mode == "enforce":
             if self.symmetry is None:
                 raise SymlieValueError("mode='enforce' needs symmetry= (a LieAlgebra, Group or subspace)")
@@ -151,34 +155,33 @@ class SymmetricOptimizer(BaseOptimizer):
             B = np.linalg.qr(scale[:, None] * B)[0] if B.shape[1] else B
             if isinstance(base, ps.STLSQ):
                 ridge = float(base.alpha) / len(x)
-                W, _ = symmetric_stlsq(data, B, threshold=threshold, ridge=ridge, max_iter=base.max_iter)
+                W = symmetric_stlsq(data, B, threshold=threshold, ridge=ridge, max_iter=base.max_iter)[0]
             else:
                 if not hasattr(base, "fit"):
                     raise SymlieTypeError(f"base must be a pysindy optimizer, got {type(base).__name__}")
                 A = np.kron(np.eye(n), x) @ B
                 base.fit(A, y.T.reshape(-1, 1))
                 W = (B @ np.asarray(base.coef_).reshape(-1)).reshape(n, -1)
-        else:
+        else:  # the same promote-then-enforce selection as SymmetricSINDy, in normalised coefficients
             scaled = _Scaled(operator, scale)
-            if isinstance(self.alpha, str):
-                if self.alpha != "cv":
-                    raise SymlieValueError(f"alpha must be a positive number or 'cv', got {self.alpha!r}")
-                alpha_used, cv = cross_validate_alpha(x, y, scaled, threshold=threshold, l1=self.l1)
-            else:
-                alpha_used = float(self.alpha)
-            W, _ = promoted_stlsq(data, scaled, alpha=alpha_used, l1=self.l1, threshold=threshold)
+            alphas, cv = promote_alphas(self.alpha, x, y, scaled, threshold, self.l1)
+            selection = select_symmetry(
+                x, y, bracket_tensor(scaled), candidate, threshold=threshold, alphas=alphas, l1=self.l1
+            )
+            W, alpha_used = selection.coef, selection.alpha
         self.coef_ = W
         self.history_.append(W)
         self.library_ = library
         s = promote_singular_values(operator, (W / scale.reshape(n, -1)).reshape(-1))
         s_norm = s / s[0] if len(s) and s[0] > 0 else s
         self.symmetry_ = PromotedSymmetry(
-            symmetry_dimension(s_norm),
+            selection.dim if selection is not None else symmetry_dimension(s_norm),
             s_norm,
             PROMOTED_RTOL,
             getattr(candidate, "name", str(candidate)),
             alpha_used,
             cv,
+            selection,
         )
 
 
