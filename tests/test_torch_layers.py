@@ -250,20 +250,20 @@ def test_emlp_is_equivariant(case, dtype, tol):
 
 def test_emlp_is_deterministic_given_a_seed_and_trains():
     G, rin, rout = _o5()
-    a = EMLP(rin, rout, G, hidden=32, layers=1, seed=7)
-    b = EMLP(rin, rout, G, hidden=32, layers=1, seed=7)
+    a = EMLP(rin, rout, G, hidden=32, layers=1, seed=9)
+    b = EMLP(rin, rout, G, hidden=32, layers=1, seed=9)
     x = torch.randn(64, rin.size, generator=torch.Generator().manual_seed(0))
     assert torch.equal(a(x), b(x))
     y = (x[:, :5] * x[:, 5:]).sum(dim=1, keepdim=True)  # x1 . x2: needs the bilinear features
     opt = torch.optim.Adam(a.parameters(), 1e-2)
     first = None
-    for _ in range(80):
+    for _ in range(200):  # every seed 0-9 ends below 0.002 of the first loss
         loss = ((a(x) - y) ** 2).mean()
         first = first if first is not None else loss.item()
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert loss.item() < 0.25 * first
+    assert loss.item() < 0.05 * first
 
 
 def test_uniform_rep_allocates_orders():

@@ -250,7 +250,23 @@ def _run_dataset(name: str, options: dict[str, Any], progress: Callable[[str], N
                     double, full.group, full.rep_in, full.rep_out, X_test[:500].double(), n_elements=8, rng=seed
                 )
             out["runs"].append(record)
-    progress(f"{name}: step timing")
+    out["published_n1000"] = PUBLISHED[name]
+    if options["timing"]:
+        out.update(_step_timing(full, options, progress))
+    from ._nn_report import targets
+
+    out["targets"] = targets(out)
+    return out
+
+
+def _step_timing(full: Any, options: dict[str, Any], progress: Callable[[str], None]) -> dict[str, Any]:
+    """EMLP and MLP training-step times side by side, for every timing width."""
+    import os
+
+    import torch
+
+    seed, width, layers = options["seed"], options["width"], options["layers"]
+    progress(f"{full.name}: step timing")
     torch.manual_seed(seed)
     sweep = {}
     for w in sorted({width, *options["timing_widths"]}):
@@ -266,20 +282,9 @@ def _run_dataset(name: str, options: dict[str, Any], progress: Callable[[str], N
             "mlp_median_ms": t["second_median_ms"],
             "ratio_median": t["ratio_median"],
         }
-    timing = sweep[width]
-    out["step_time"] = {"width": width, "batch": 500, "threads": torch.get_num_threads(), **timing}
-    out["step_time_by_width"] = {str(w): v for w, v in sweep.items()}
-    out["published_n1000"] = PUBLISHED[name]
-    emlp_1000 = [r for r in out["runs"] if r["model"] == "emlp" and r["n_train"] == 1000]
-    if emlp_1000:
-        r = emlp_1000[0]
-        out["targets"] = {
-            "test_mse": r["test_mse"] <= PUBLISHED[name]["emlp"],
-            "step_ratio": timing["ratio"] <= MAX_STEP_RATIO,
-            "equivariance_float32": r["equivariance_error"] <= MAX_EQUIVARIANCE["float32"],
-            "equivariance_float64": r["equivariance_error_float64"] <= MAX_EQUIVARIANCE["float64"],
-        }
-    return out
+    timing = {"width": width, "batch": 500, "threads": torch.get_num_threads(), **sweep[width]}
+    timing["load_average_1min"] = os.getloadavg()[0]
+    return {"step_time": timing, "step_time_by_width": {str(w): v for w, v in sweep.items()}}
 
 
 def promote_then_enforce(*, n_train: int = 1000, steps: int = 1500, seed: int = 0, weight: float = 0.3) -> dict:
@@ -337,6 +342,7 @@ def run(
     threads: int = 1,
     seed: int = 0,
     promote: bool = True,
+    timing: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Train every model on every dataset and size; see the module docstring.
@@ -371,6 +377,7 @@ def run(
         "penalty_weight": penalty_weight,
         "penalty_points": penalty_points,
         "timing_widths": list(timing_widths),
+        "timing": timing,
     }
     start = time.perf_counter()
     result: dict[str, Any] = {
@@ -385,34 +392,10 @@ def run(
         report("promote-then-enforce on O5Synthetic")
         result["promote_then_enforce"] = promote_then_enforce(seed=seed)
     result["seconds"] = time.perf_counter() - start
-    targets = [t for d in result["datasets"] for t in d.get("targets", {}).values()]
-    result["summary"] = {"targets_met": int(sum(targets)), "targets_total": len(targets)}
+    from ._nn_report import summary
+
+    result["summary"] = summary(result)
     return result
-
-
-def plot(result: dict[str, Any], path: Path) -> None:
-    """Data-efficiency curves (test MSE vs n_train, log-log), one panel per dataset, with EMLP's published points."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    datasets = result["datasets"]
-    fig, axes = plt.subplots(1, len(datasets), figsize=(4.5 * len(datasets), 3.8), squeeze=False)
-    for ax, entry in zip(axes[0], datasets):
-        for kind in dict.fromkeys(r["model"] for r in entry["runs"]):
-            runs = sorted((r for r in entry["runs"] if r["model"] == kind), key=lambda r: r["n_train"])
-            ax.plot([r["n_train"] for r in runs], [r["test_mse"] for r in runs], marker="o", label=kind)
-        published = entry["published_n1000"]
-        ax.scatter([1000], [published["emlp"]], marker="*", s=160, color="black", label="EMLP (published)", zorder=5)
-        ax.scatter([1000], [published["mlp"]], marker="x", s=80, color="gray", label="MLP (published)", zorder=5)
-        ax.set(xscale="log", yscale="log", xlabel="training set size", ylabel="test MSE", title=entry["dataset"])
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -426,54 +409,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (timings are per thread count)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-promote", action="store_true", help="skip the promote-then-enforce run")
+    parser.add_argument(
+        "--only",
+        choices=("training", "timing"),
+        help="run only the training runs (no step timing) or only the step timing (no training, no promote run)",
+    )
+    parser.add_argument(
+        "--merge", action="store_true", help="merge the results into the existing --out JSON instead of replacing it"
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/nn.json"), help="JSON file to write")
     parser.add_argument("--plot", type=Path, default=Path("benchmarks/nn_data_efficiency.png"), help="plot file")
-
-
-def table(result: dict[str, Any]) -> Any:
-    """A rich table: test MSE per dataset, size and model, with the published numbers and step-time ratio."""
-    from rich.table import Table
-
-    out = Table(title="symlie bench nn: test MSE (float32)", title_justify="left")
-    for header in ("dataset", "n", *MODELS, "EMLP paper", "step ratio", "equiv. err"):
-        out.add_column(header, justify="left" if header == "dataset" else "right")
-    for entry in result["datasets"]:
-        sizes = sorted({r["n_train"] for r in entry["runs"]})
-        for n in sizes:
-            cells = []
-            for kind in MODELS:
-                match = [r for r in entry["runs"] if r["n_train"] == n and r["model"] == kind]
-                cells.append(f"{match[0]['test_mse']:.3g}" if match else "-")
-            emlp = [r for r in entry["runs"] if r["n_train"] == n and r["model"] == "emlp"]
-            out.add_row(
-                entry["dataset"],
-                str(n),
-                *cells,
-                f"{entry['published_n1000']['emlp']:.3g}" if n == 1000 else "",
-                f"{entry['step_time']['ratio']:.2f}x" if n == sizes[0] else "",
-                f"{emlp[0]['equivariance_error']:.1e}" if emlp else "-",
-            )
-    return out
 
 
 def main(args: argparse.Namespace) -> int:
     """Run with parsed options, print the table, write the JSON and the plot; exit code 1 when a target is missed."""
     from rich.console import Console
 
+    from ._nn_report import merge, plot, table
+
     console = Console()
     with console.status("starting") as status:
         result = run(
             datasets=args.datasets,
             n_train=args.n_train,
-            models=args.models,
+            models=[] if args.only == "timing" else args.models,
             steps=args.steps,
             width=args.width,
             layers=args.layers,
             threads=args.threads,
             seed=args.seed,
-            promote=not args.no_promote,
+            promote=not args.no_promote and args.only != "timing",
+            timing=args.only != "training",
             progress=lambda message: status.update(message),
         )
+    if args.merge and args.out.exists():
+        result = merge(json.loads(args.out.read_text()), result)
     console.print(table(result))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

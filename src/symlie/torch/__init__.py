@@ -9,10 +9,13 @@ Importing :mod:`symlie` never imports torch; this subpackage does (install the `
   :func:`enforce_discovered` (promote-then-enforce);
 * soft equivariance (residual pathway priors): :class:`SoftEquivariantLinear`, :func:`rpp_penalty`;
 * relaxed equivariance and symmetry breaking: :class:`RelaxedEquivariant`, :class:`FiniteCanonicalizer`,
-  :class:`OrthogonalCanonicalizer`, :class:`NoiseInjection`, :func:`equivariant_floor`;
+  :class:`PermutationCanonicalizer` (S(n) by sorting), :class:`OrthogonalCanonicalizer` (tuples or sets of
+  vectors, :func:`gram_labelling`), :class:`NoiseInjection`, :func:`equivariant_floor`;
 * the EMLP benchmark datasets: :func:`O5Synthetic`, :func:`Inertia`, :func:`ParticleInteraction`.
 """
 
+from ._canonical import PermutationCanonicalizer as PermutationCanonicalizer
+from ._canonical import gram_labelling as gram_labelling
 from ._check import equivariance_error as equivariance_error
 from ._datasets import Dataset as Dataset
 from ._datasets import Inertia as Inertia
@@ -62,6 +65,7 @@ __all__ = [
     "O5Synthetic",
     "OrthogonalCanonicalizer",
     "ParticleInteraction",
+    "PermutationCanonicalizer",
     "RelaxedEquivariant",
     "SoftEquivariantLinear",
     "Stabilizer",
@@ -73,6 +77,7 @@ __all__ = [
     "equivariant_floor",
     "fixed_subspace",
     "gated",
+    "gram_labelling",
     "lie_derivative",
     "lie_derivative_matrix",
     "rpp_penalty",

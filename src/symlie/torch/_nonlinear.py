@@ -101,9 +101,13 @@ class GatedNonlinearity(nn.Module):
             else:
                 segments.append([start, 1, size, key[2]] if contiguous else [-1, 0, 0, 0])
         self._size, self._n = rep.size, t
-        # Fast path: a few contiguous segments (slices and broadcasting); otherwise gather the gates.
-        fast = all(seg[0] >= 0 for seg in segments) and len(segments) <= 16
+        # Fast path: a few contiguous segments that tile the coordinates in order (one split, broadcasting, one
+        # concatenation); otherwise gather the gates.
+        starts = np.cumsum([0] + [seg[1] * seg[2] for seg in segments])
+        fast = len(segments) <= 16 and all(seg[0] == s for seg, s in zip(segments, starts.tolist()))
         self._segments = [tuple(seg) for seg in segments] if fast else None
+        self._splits = [seg[1] * seg[2] for seg in segments] + ([t] if t else [])
+        self._gate_splits = [seg[1] for seg in segments if seg[3] >= 0]
         self.register_buffer("_scalar", torch.tensor(scalar), persistent=False)
         self.register_buffer("_gate", torch.tensor(gate), persistent=False)
 
@@ -119,19 +123,21 @@ class GatedNonlinearity(nn.Module):
         Tensor of shape (..., rep.size)
         """
         check_features(y, self.rep_in.size, "y")
-        h = y[..., : self._size]
         if self._n == 0:
-            return self.activation(h)
-        gates = torch.sigmoid(y[..., self._size :])
+            return self.activation(y)
         if self._segments is not None:
+            parts = y.split(self._splits, dim=-1)  # its backward is one concatenation
+            gates = iter(torch.sigmoid(parts[-1]).split(self._gate_splits, dim=-1))
             pieces = []
-            for start, copies, size, first in self._segments:
+            for (_, copies, size, first), part in zip(self._segments, parts):
                 if first < 0:
-                    pieces.append(self.activation(h[..., start : start + size]))
+                    pieces.append(self.activation(part))
                 else:
-                    part = h[..., start : start + copies * size].unflatten(-1, (copies, size))
-                    pieces.append((part * gates[..., first : first + copies, None]).flatten(-2))
+                    gate = next(gates).unsqueeze(-1)
+                    pieces.append((part.unflatten(-1, (copies, size)) * gate).flatten(-2))
             return pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=-1)
+        h = y[..., : self._size]
+        gates = torch.sigmoid(y[..., self._size :])
         return torch.where(self._scalar, self.activation(h), h * gates.index_select(-1, self._gate))
 
     def extra_repr(self) -> str:

@@ -26,6 +26,7 @@ from .._groups import Group
 from .._linalg import null_space
 from .._reps import Rep, V
 from .._validation import as_float_array, check_positive_int
+from ._canonical import PermutationCanonicalizer, gram_labelling, set_stabilizer
 from ._linear import check_features
 
 __all__ = [
@@ -49,7 +50,8 @@ class Stabilizer:
     algebra : ndarray of shape (d, n, n)
         Basis of its Lie algebra (``d = 0`` for a finite stabiliser).
     elements : ndarray of shape (k, n, n)
-        All elements (finite groups) or one element per extra component (orthogonal groups).
+        All elements (finite groups), generators (:class:`PermutationCanonicalizer`, sets of vectors) or one element
+        per extra component (orthogonal groups); enough for :func:`fixed_subspace` in every case.
     order : int or None
         Number of elements of a finite stabiliser (None when continuous).
     """
@@ -206,6 +208,13 @@ class OrthogonalCanonicalizer:
         Number of vectors in each input.
     rtol : float, default 1e-9
         A vector whose part orthogonal to the earlier ones is below ``rtol`` times the largest norm is dependent.
+    unordered : bool, default False
+        The input is a *set* of vectors: they are first put in a canonical order by
+        :func:`~symlie.torch._canonical.gram_labelling` (invariant under rotations and relabellings), and the
+        stabiliser includes the orthogonal maps that permute the vectors. Then ``x = (I_k (x) H) c`` holds up to
+        that relabelling (:meth:`order` gives it).
+    decimals : int, default 9
+        Rounding of the scaled Gram matrix when comparing labellings (``unordered`` only).
 
     Examples
     --------
@@ -213,9 +222,12 @@ class OrthogonalCanonicalizer:
     >>> canon = OrthogonalCanonicalizer(sl.O(3), 2)
     >>> canon.stabilizer(np.array([1.0, 0, 0, 0, 1, 0])).elements.shape   # the reflection z -> -z
     (1, 3, 3)
+    >>> as_set = OrthogonalCanonicalizer(sl.O(3), 2, unordered=True)   # ... and the swap of e1 and e2
+    >>> as_set.stabilizer(np.array([1.0, 0, 0, 0, 1, 0])).order
+    4
     """
 
-    def __init__(self, group: Group, k: int, *, rtol: float = 1e-9) -> None:
+    def __init__(self, group: Group, k: int, *, rtol: float = 1e-9, unordered: bool = False, decimals: int = 9) -> None:
         if not isinstance(group, Group):
             raise SymlieTypeError(f"group must be a symlie Group, got {type(group).__name__}")
         n = group.n
@@ -228,6 +240,14 @@ class OrthogonalCanonicalizer:
         self.group, self.n, self.k, self.rtol = group, n, check_positive_int(k, "k"), rtol
         self.special = all(np.linalg.det(h) > 0 for h in group.discrete)
         self.rep_in = self.k * V(group)
+        self.unordered, self.decimals = bool(unordered), decimals
+
+    def order(self, x: Any) -> np.ndarray:
+        """The canonical order of the ``k`` vectors of ``x`` (rep_in.size,): the identity unless ``unordered``."""
+        x = as_float_array(x, "x", shape=(self.k * self.n,))
+        if not self.unordered:
+            return np.arange(self.k)
+        return gram_labelling(x.reshape(self.k, self.n), decimals=self.decimals)[0]
 
     def _frame(self, vectors: np.ndarray) -> tuple[np.ndarray, int]:
         n = self.n
@@ -257,7 +277,7 @@ class OrthogonalCanonicalizer:
         C = np.empty_like(X)
         H = np.empty((len(X), self.n, self.n))
         for i, x in enumerate(X):
-            vectors = x.reshape(self.k, self.n)
+            vectors = x.reshape(self.k, self.n)[self.order(x)]
             frame, _ = self._frame(vectors)
             C[i] = (vectors @ frame).reshape(-1)
             H[i] = frame
@@ -269,6 +289,12 @@ class OrthogonalCanonicalizer:
         frame, rank = self._frame(x.reshape(self.k, self.n))
         complement = frame[:, rank:]
         d = self.n - rank
+        if self.unordered:
+            vectors = x.reshape(self.k, self.n)
+            automorphisms = gram_labelling(vectors, decimals=self.decimals)[1]
+            algebra_, elements_, order = set_stabilizer(vectors, complement, automorphisms, special=self.special)
+            shape = (-1, self.n, self.n)
+            return Stabilizer(np.array(algebra_).reshape(shape), np.array(elements_).reshape(shape), order)
         algebra = [
             complement[:, [i]] @ complement[:, [j]].T - complement[:, [j]] @ complement[:, [i]].T
             for i in range(d)
@@ -283,7 +309,7 @@ class OrthogonalCanonicalizer:
         )
 
 
-Canonicalizer = FiniteCanonicalizer | OrthogonalCanonicalizer
+Canonicalizer = FiniteCanonicalizer | OrthogonalCanonicalizer | PermutationCanonicalizer
 
 
 class RelaxedEquivariant(nn.Module):
@@ -291,7 +317,7 @@ class RelaxedEquivariant(nn.Module):
 
     Parameters
     ----------
-    canonicalizer : FiniteCanonicalizer or OrthogonalCanonicalizer
+    canonicalizer : FiniteCanonicalizer, PermutationCanonicalizer or OrthogonalCanonicalizer
     rep_out : Rep
         Output representation of the canonicalizer's group.
     network : nn.Module
@@ -308,10 +334,10 @@ class RelaxedEquivariant(nn.Module):
 
     def __init__(self, canonicalizer: Canonicalizer, rep_out: Rep, network: nn.Module) -> None:
         super().__init__()
-        if not isinstance(canonicalizer, FiniteCanonicalizer | OrthogonalCanonicalizer):
+        if not isinstance(canonicalizer, FiniteCanonicalizer | OrthogonalCanonicalizer | PermutationCanonicalizer):
             raise SymlieTypeError(
-                "canonicalizer must be a FiniteCanonicalizer or OrthogonalCanonicalizer, got "
-                f"{type(canonicalizer).__name__}"
+                "canonicalizer must be a FiniteCanonicalizer, PermutationCanonicalizer or OrthogonalCanonicalizer, "
+                f"got {type(canonicalizer).__name__}"
             )
         if not isinstance(rep_out, Rep) or (rep_out.group is not None and rep_out.group != canonicalizer.group):
             raise SymlieTypeError(f"rep_out must be a Rep of {canonicalizer.group.name}, got {rep_out!r}")

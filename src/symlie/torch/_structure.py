@@ -171,3 +171,7 @@ def clear_plan_cache() -> None:
     """Forget every cached layout and plan (the term bases stay in :data:`symlie.basis_cache`)."""
     rep_layout.cache_clear()
     linear_plan.cache_clear()
+    from ._components import linear_components, type_components
+
+    linear_components.cache_clear()
+    type_components.cache_clear()
