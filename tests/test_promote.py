@@ -196,3 +196,21 @@ def test_warm_start_reaches_the_cold_optimum():
     assert cold.converged and warm.converged and warm.iterations > 0
     assert warm.penalty == pytest.approx(cold.penalty, rel=1e-5)
     assert cold.smoothing < 1e-5 * cold.penalty and warm.data_residual < 1e-10
+
+
+def test_warm_start_does_not_stop_next_to_a_barely_suboptimal_point():
+    """Regression: from the recovered W_true of a larger set, a warm solve at a smaller set where W_true is only
+    4e-4 (relative) above the optimum must still reach the optimum, as the cold solve does."""
+    from symlie.bench._recovery import build_operator
+    from symlie.bench._recovery_targets import make_problem
+
+    problem = make_problem("ortho", "t", m=10, r=1, d=2, seed=3)
+    op = build_operator(problem)
+    theta, values = problem.library.evaluate(problem.train_points), problem.train_values
+    larger = sl.promote(op, theta[:43], values[:43])
+    cold = sl.promote(op, theta[:37], values[:37])
+    warm = sl.promote(op, theta[:37], values[:37], warm_start=larger)
+    assert problem.relative_error(larger.coef) < 1e-4  # W_true, feasible for the smaller set
+    assert sl.nuclear_norm_penalty(op, problem.coef) > cold.penalty * (1 + 1e-4)  # ... but not its optimum
+    assert warm.penalty == pytest.approx(cold.penalty, rel=1e-5)
+    assert problem.relative_error(warm.coef) > 1e-2
