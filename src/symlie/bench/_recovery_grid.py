@@ -3,9 +3,9 @@
 Every problem ``(m, r, d, seed)`` is one task on a ``dask.distributed`` cluster (a ``LocalCluster`` of worker
 processes with one thread each, BLAS limited to one thread too, unless a scheduler address is given) that runs its
 cells, one per solver, back to back: solvers compared side by side share a worker and the load on the machine.
-Results are merged into ``benchmarks/recovery_TARGET_GROUP.csv`` (columns :data:`CSV_COLUMNS`, one row per cell, a rerun of a
-cell replaces its row) and a JSON file with every bisection step; one plot per ``(d, solver)`` shows the median
-``n_recover`` against ``m`` per ``r`` with min-max bars and ``n_lib`` as dots.
+Results are merged into ``benchmarks/recovery_TARGET_GROUP.csv`` (columns :data:`CSV_COLUMNS`, one row per cell, a
+rerun of a cell replaces its row) and a JSON file with every bisection step; one plot per ``(d, solver)`` shows the
+median ``n_recover`` against ``m`` per ``r`` with min-max bars and ``n_lib`` as dots.
 """
 
 from __future__ import annotations
