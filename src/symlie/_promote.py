@@ -198,8 +198,8 @@ def promote(
     interpolate = alpha == 0
     if interpolate:
         w0, N = _minimum_norm_solution(D, y)
-        misfit = np.linalg.norm(D @ w0 - y)
-        if misfit > 1e-8 * max(1.0, np.linalg.norm(y)):
+        misfit = float(np.linalg.norm(D @ w0 - y))
+        if misfit > 1e-8 * max(1.0, float(np.linalg.norm(y))):
             raise SymlieValueError(
                 f"targets cannot be interpolated by the design (least-squares residual {misfit:.2e}); "
                 "use alpha > 0 for the penalised program"
