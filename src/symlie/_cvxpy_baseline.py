@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._errors import ConvergenceWarning, ShapeError, SymlieValueError
+from ._promote import program_objective
 from ._validation import as_float_array, check_positive_int
 
 __all__ = ["BaselineResult", "promote_cvxpy"]
@@ -163,11 +164,6 @@ def promote_cvxpy(
     singular = np.linalg.svd(np.asarray(A @ coef).reshape(-1, q), compute_uv=False)
     misfit = float(np.linalg.norm(D @ coef - y))
     nuclear = float(singular.sum())
-    objective_value = (
-        nuclear + l1 * float(np.abs(coef).sum())
-        if alpha == 0
-        else 0.5 * misfit**2 + alpha * nuclear + l1 * float(np.abs(coef).sum())
-    )
     if not converged:
         warnings.warn(
             f"cvxpy/{solver} finished with status {status!r} after {iterations} iterations",
@@ -177,7 +173,7 @@ def promote_cvxpy(
     return BaselineResult(
         coef=coef,
         penalty=nuclear,
-        objective=float(objective_value),
+        objective=program_objective(nuclear, misfit, coef, alpha, l1),
         singular_values=singular,
         data_residual=misfit,
         iterations=iterations,

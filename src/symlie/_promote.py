@@ -74,6 +74,16 @@ def nuclear_norm_penalty(operator: Any, coef: Any) -> float:
     return float(np.linalg.svd((matrix @ w).reshape(-1, q), compute_uv=False).sum())
 
 
+def program_objective(penalty: float, misfit: float, coef: np.ndarray, alpha: float, l1: float) -> float:
+    r"""The objective of :func:`promote`'s program at ``coef`` from its penalty and data misfit.
+
+    :math:`R + \beta\|w\|_1` for interpolation (``alpha=0``), else
+    :math:`\tfrac12 \text{misfit}^2 + \alpha R + \beta\|w\|_1`.
+    """
+    sparsity = l1 * float(np.abs(coef).sum())
+    return penalty + sparsity if alpha == 0 else 0.5 * misfit**2 + alpha * penalty + sparsity
+
+
 def _minimum_norm_solution(D: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``w0 = D^+ y`` and an orthonormal basis ``N`` of ``ker D`` (rank at 1e-12 relative), from one SVD."""
     if not D.shape[0]:
@@ -237,8 +247,6 @@ def promote(
     singular = np.linalg.svd(program.matrix(v), compute_uv=False)
     penalty = float(singular.sum())
     misfit = float(np.linalg.norm(D @ w - y))
-    sparsity = l1 * float(np.abs(w).sum())
-    objective = penalty + sparsity if interpolate else 0.5 * misfit**2 + alpha * penalty + sparsity
     message = "converged" if converged else f"reached max_iter={max_iter} Newton steps before the tolerance {tol:g}"
     if not converged:
         warnings.warn(
@@ -250,7 +258,7 @@ def promote(
     return PromoteResult(
         coef=w,
         penalty=penalty,
-        objective=float(objective),
+        objective=program_objective(penalty, misfit, w, alpha, l1),
         singular_values=singular,
         data_residual=misfit,
         iterations=steps,

@@ -105,6 +105,22 @@ class PromotedSymmetry:
     cv: dict | None = None
     selection: SymmetrySelection | None = None
 
+    @classmethod
+    def of(
+        cls,
+        operator: Any,
+        w: np.ndarray,
+        candidate: Any,
+        alpha: float | None,
+        cv: dict | None,
+        selection: SymmetrySelection | None,
+    ) -> PromotedSymmetry:
+        """The record for coefficients ``w`` (flat, in the operator's parameter order) of a fitted model."""
+        s = promote_singular_values(operator, w)
+        s = s / s[0] if len(s) and s[0] > 0 else s
+        dim = selection.dim if selection is not None else symmetry_dimension(s)
+        return cls(dim, s, PROMOTED_RTOL, getattr(candidate, "name", str(candidate)), alpha, cv, selection)
+
 
 def promote_alphas(
     alpha: Any, Theta: np.ndarray, Xdot: np.ndarray, operator: Any, threshold: float, l1: float
@@ -256,19 +272,9 @@ class SymmetricSINDy:
             W, self.n_iter_ = symmetric_stlsq(
                 data, basis, threshold=self.threshold, ridge=self.ridge, max_iter=self.max_iter
             )
-        s = promote_singular_values(operator, W)
-        s_norm = s / s[0] if len(s) and s[0] > 0 else s
         self.coef_ = W
         self.library_ = library
-        self.symmetry_ = PromotedSymmetry(
-            selection.dim if selection is not None else symmetry_dimension(s_norm),
-            s_norm,
-            PROMOTED_RTOL,
-            getattr(candidate, "name", str(candidate)),
-            alpha_used,
-            cv,
-            selection,
-        )
+        self.symmetry_ = PromotedSymmetry.of(operator, W, candidate, alpha_used, cv, selection)
         return self
 
     def _check_fitted(self) -> None:

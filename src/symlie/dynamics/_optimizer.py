@@ -29,11 +29,8 @@ from .._errors import SymlieTypeError, SymlieValueError
 from .._operator import lie_derivative_operator
 from ._estimator import PromotedSymmetry, promote_alphas
 from ._fit import (
-    PROMOTED_RTOL,
     LeastSquaresData,
-    promote_singular_values,
     symmetric_stlsq,
-    symmetry_dimension,
 )
 from ._models import symmetric_basis
 from ._select import bracket_tensor, select_symmetry
@@ -172,17 +169,8 @@ class SymmetricOptimizer(BaseOptimizer):
         self.coef_ = W
         self.history_.append(W)
         self.library_ = library
-        s = promote_singular_values(operator, (W / scale.reshape(n, -1)).reshape(-1))
-        s_norm = s / s[0] if len(s) and s[0] > 0 else s
-        self.symmetry_ = PromotedSymmetry(
-            selection.dim if selection is not None else symmetry_dimension(s_norm),
-            s_norm,
-            PROMOTED_RTOL,
-            getattr(candidate, "name", str(candidate)),
-            alpha_used,
-            cv,
-            selection,
-        )
+        unscaled = (W / scale.reshape(n, -1)).reshape(-1)
+        self.symmetry_ = PromotedSymmetry.of(operator, unscaled, candidate, alpha_used, cv, selection)
 
 
 class _Scaled:
