@@ -158,8 +158,9 @@ def test_inconsistent_interpolation_is_refused(se2_cubic):
     where=st.floats(0.05, 3.0),
     l1=st.sampled_from([0.0, 0.3]),
 )
-def test_huber_hessian_matches_finite_differences(seed, shape, where, l1):
-    """The O(pRqr) Hessian (Gram/mu plus large-singular-value corrections) is the exact second derivative."""
+def test_huber_hessian_and_its_products_match_finite_differences(seed, shape, where, l1):
+    """The O(pRqr) dense Hessian (Gram/mu plus large-singular-value corrections) and the O(Rq^2 + pRq) Hessian
+    products are both the exact second derivative."""
     from symlie._nuclear_newton import SmoothedProgram
 
     rng = np.random.default_rng(seed)
@@ -174,7 +175,8 @@ def test_huber_hessian_matches_finite_differences(seed, shape, where, l1):
     mu = where * float(np.median(sig))
     if np.min(np.abs(sig - mu)) < 1e-3 * mu:  # h'' jumps at sigma = mu
         mu *= 1.01
-    program.update_hessian(program.evaluate(v, mu, 0.2), mu, 0.2)
+    curv = program.curvature(program.evaluate(v, mu, 0.2), mu, 0.2)
+    hessian = program.hessian(curv)
     eps = 1e-6 * max(1.0, float(np.abs(v).max()))
     numeric = np.column_stack(
         [
@@ -182,7 +184,9 @@ def test_huber_hessian_matches_finite_differences(seed, shape, where, l1):
             for e in np.eye(p)
         ]
     )
-    assert np.abs(program.hessian - numeric).max() <= 1e-6 * np.abs(numeric).max()
+    assert np.abs(hessian - numeric).max() <= 1e-6 * np.abs(numeric).max()
+    products = np.column_stack([program.hessian_product(curv, e) for e in np.eye(p)])
+    assert np.abs(products - hessian).max() <= 1e-10 * np.abs(hessian).max()
 
 
 def test_warm_start_reaches_the_cold_optimum():

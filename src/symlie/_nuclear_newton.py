@@ -1,4 +1,4 @@
-r"""Path-following Newton method for a Huber-smoothed nuclear norm of an affine matrix function.
+r"""Path-following inexact Newton method for a Huber-smoothed nuclear norm of an affine matrix function.
 
 The solver behind :func:`symlie.promote`. In free coordinates ``v`` (``w = w0 + N v``) it minimises
 
@@ -9,24 +9,37 @@ The solver behind :func:`symlie.promote`. In free coordinates ``v`` (``w = w0 + 
 
 for a decreasing sequence of smoothings :math:`\mu`. The Huber function :math:`h_\mu` is convex, has a Lipschitz
 derivative and is within :math:`\mu/2` of :math:`|s|`, so :math:`f_\mu` is within :math:`q\mu/2` of the nuclear-norm
-objective. Its Hessian is cheap where it matters: every second-derivative weight of the singular values below
-:math:`\mu` equals exactly :math:`1/\mu`, so the Hessian is a constant Gram matrix over :math:`\mu` plus corrections
-that involve only the ``r`` singular values above :math:`\mu` (the rank that emerges). Each smoothing is minimised
-by damped Newton steps; a Hessian is reused for the next step while the Newton decrement keeps shrinking fast (a
-chord step costs one SVD), and the line search's trial point, when accepted, is where the next step starts.
+objective. Each smoothing is minimised by damped Newton steps:
+
+* **Directions** come from preconditioned conjugate gradients on exact Hessian-vector products, which cost
+  :math:`O(Rq^2 + pRq)` each (rotate the direction into the singular bases, weight, rotate back). The preconditioner
+  is the last dense Hessian formed. A dense Hessian is formed at the start and again only when conjugate gradients
+  would cost more than forming one (a flop model decides), so most steps take a handful of products.
+* **Dense Hessians** are cheap where it matters: every second-derivative weight of the singular values below
+  :math:`\mu` equals exactly :math:`1/\mu`, so the Hessian is a constant Gram matrix over :math:`\mu` plus
+  corrections that involve only the ``r`` singular values above :math:`\mu` (the rank that emerges).
+* **Step lengths** start from the minimiser of the Newton model in which each singular value's term is replaced by
+  its exact Huber function along its first-order path. This catches the typical overshoot, a singular value driven
+  through zero along a direction of zero curvature, before any trial evaluation; Armijo backtracking follows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
+import scipy.linalg as sla
 
 __all__ = ["PathResult", "SmoothedProgram", "follow_path", "huber"]
 
 _SHRINK = 0.01  # smoothing reduction per stage
 _CENTRING = 1e-3  # relative Newton decrement that ends an intermediate smoothing stage
 _ARMIJO = 0.25  # sufficient-decrease fraction of the line search
+_FORCING = 0.1  # relative preconditioned residual at which conjugate gradients stop (inexact Newton)
+_CALL_FLOPS = 5e4  # the flop model's price of one NumPy call (its fixed overhead, ~2 us)
+_STEP_GRID = 2.0 ** -np.arange(0.0, 30.0, 0.5)  # candidate first step lengths, 1 down to 2^-29.5
 
 
 def huber(sig: np.ndarray, mu: float) -> np.ndarray:
@@ -34,42 +47,42 @@ def huber(sig: np.ndarray, mu: float) -> np.ndarray:
     return np.where(sig <= mu, sig**2 / (2 * mu), sig - mu / 2)
 
 
-def _huber_weights(sig: np.ndarray, mu: float, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    r"""Second-derivative weights of :math:`\sum_i h_\mu(\sigma_i)`, minus their common value ``1/mu``.
+def _second_derivative_weights(sig: np.ndarray, mu: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Weights of the second derivative of :math:`\sum_i h_\mu(\sigma_i(X))` in the singular bases of ``X``.
 
-    In singular coordinates ``K = [U, U_perp]^T H V`` of a direction ``H`` the second derivative is
+    For a direction ``H`` (R, q), with ``X = U diag(sig) V^T`` (thin ``U``), ``K = U^T H V`` and the rest
+    ``B = H V - U K`` (rows outside the range of ``U``), the second derivative applied to ``H`` is
 
-    .. math::
-        \sum_i h''_i K_{ii}^2 + \sum_{i<j} \Big[a_{ij} \frac{(K_{ij} + K_{ji})^2}{2}
-        + b_{ij} \frac{(K_{ij} - K_{ji})^2}{2}\Big] + \sum_{r > q, j} c_j K_{rj}^2
+    .. math:: \big[U (S \circ K + T \circ K^T) + B \operatorname{diag}(c)\big] V^T
 
-    with :math:`a_{ij} = (h'_i - h'_j)/(\sigma_i - \sigma_j)`, :math:`b_{ij} = (h'_i + h'_j)/(\sigma_i + \sigma_j)`
-    and :math:`c_j = h'_j/\sigma_j`, all equal to ``1/mu`` when both singular values are at most ``mu``.
+    with :math:`S_{ij} = (a_{ij} + b_{ij})/2`, :math:`T_{ij} = (a_{ij} - b_{ij})/2` off the diagonal,
+    :math:`S_{ii} = h''_i`, :math:`T_{ii} = 0`, :math:`a_{ij} = (h'_i - h'_j)/(\sigma_i - \sigma_j)`,
+    :math:`b_{ij} = (h'_i + h'_j)/(\sigma_i + \sigma_j)` and :math:`c_j = h'_j / \sigma_j`. Every weight between
+    singular values at most ``mu`` equals ``1/mu``.
 
     Returns
     -------
-    E, F : ndarray of shape (q, q)
-        Coefficients of :math:`K_{ij} K'_{ij}` and :math:`K_{ij} K'_{ji}` on the top (q, q) block.
-    bottom : ndarray of shape (r,)
-        Coefficient of :math:`(A v_j) \cdot (A' v_j)` for the ``r`` large singular values: the rows beyond ``q``
-        are written as the whole column minus the top block, whose share ``E`` already subtracts.
+    S, T : ndarray of shape (q, q)
+    c : ndarray of shape (q,)
     """
-    q = sig.size
     inv = 1.0 / mu
+    small = sig <= mu
     slope = np.minimum(sig / mu, 1.0)  # h'
+    both_small = small[:, None] & small[None, :]
     total = sig[:, None] + sig[None, :]
-    b = np.divide(slope[:, None] + slope[None, :], total, out=np.full((q, q), inv), where=total > 0)
-    a = np.full((q, q), inv)
-    a[:r, :r] = 0.0  # h' = 1 on both
-    cross = (1.0 - slope[r:])[None, :] / (sig[:r, None] - sig[None, r:])  # large i, small j
-    a[:r, r:], a[r:, :r] = cross, cross.T
-    E = 0.5 * (a + b) - inv
-    F = 0.5 * (a - b)
-    np.fill_diagonal(E, np.where(np.arange(q) < r, -inv, 0.0))  # h'' - 1/mu
-    np.fill_diagonal(F, 0.0)
-    bottom = 1.0 / sig[:r] - inv
-    E[:, :r] -= bottom
-    return E, F, bottom
+    b = np.divide(slope[:, None] + slope[None, :], total, out=np.full(total.shape, inv), where=total > 0)
+    # a is 1/mu between two small singular values, 0 between two large ones, a divided difference across mu.
+    a = np.divide(
+        slope[:, None] - slope[None, :],
+        sig[:, None] - sig[None, :],
+        out=np.where(both_small, inv, 0.0),
+        where=small[:, None] != small[None, :],
+    )
+    S, T = 0.5 * (a + b), 0.5 * (a - b)
+    np.fill_diagonal(S, np.where(small, inv, 0.0))
+    np.fill_diagonal(T, 0.0)
+    c = np.divide(slope, sig, out=np.full(sig.shape, inv), where=sig > 0)
+    return S, T, c
 
 
 @dataclass(frozen=True)
@@ -82,8 +95,22 @@ class _Point:
     svd: tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
+@dataclass(frozen=True)
+class _Curvature:
+    """The second-derivative weights at a point (:func:`_second_derivative_weights`) and of the l1 term."""
+
+    U: np.ndarray
+    sig: np.ndarray
+    Vt: np.ndarray
+    S: np.ndarray
+    T: np.ndarray
+    c: np.ndarray
+    l1_diagonal: np.ndarray | None  # second derivative of the smoothed l1 term in each w_j
+    mu: float
+
+
 class SmoothedProgram:
-    r"""The smoothed objective :math:`f_\mu` in free coordinates, with its gradient and Hessian.
+    r"""The smoothed objective :math:`f_\mu` in free coordinates: value, gradient, Hessian products and Hessian.
 
     Parameters
     ----------
@@ -119,7 +146,6 @@ class SmoothedProgram:
         self.data_gradient0 = self.DN.T @ self.data_residual0
         self.A3_flat = A3.reshape(p, R * q)
         self.gram = self.A3_flat @ self.A3_flat.T
-        self.hessian = np.eye(p)
 
     def matrix(self, v: np.ndarray) -> np.ndarray:
         """The Lie-derivative matrix ``C + sum_k v_k A_k`` of shape (R, q)."""
@@ -139,21 +165,44 @@ class SmoothedProgram:
             grad += self.l1 * (self.N.T @ (w / root))
         return _Point(v, value, grad, (U, sig, Vt))
 
-    def update_hessian(self, point: _Point, mu: float, mu_w: float) -> None:
-        """Form the Hessian at ``point``: ``Gram / mu`` plus the corrections of the singular values above ``mu``.
+    def curvature(self, point: _Point, mu: float, mu_w: float) -> _Curvature:
+        """The second-derivative weights at ``point``, for :meth:`hessian_product` and :meth:`hessian`."""
+        U, sig, Vt = point.svd
+        l1_diagonal = None
+        if self.l1:
+            w = self.w0 + self.N @ point.v
+            l1_diagonal = self.l1 * mu_w**2 / np.sqrt(w**2 + mu_w**2) ** 3
+        return _Curvature(U, sig, Vt, *_second_derivative_weights(sig, mu), l1_diagonal, mu)
 
-        A new Hessian costs :math:`O(p R q r + p^2 (R + q) r)` for ``r`` singular values above ``mu``.
+    def hessian_product(self, curv: _Curvature, d: np.ndarray) -> np.ndarray:
+        """The Hessian at the point of ``curv`` times ``d``, in :math:`O(Rq^2 + pRq)`."""
+        HV = (d @ self.A3_flat).reshape(self.C.shape) @ curv.Vt.T
+        K = curv.U.T @ HV
+        Z = curv.U @ (curv.S * K + curv.T * K.T - K * curv.c) + HV * curv.c
+        out = self.weight * (self.A3_flat @ (Z @ curv.Vt).reshape(-1)) + self.data_hessian @ d
+        if curv.l1_diagonal is not None:
+            out += self.N.T @ (curv.l1_diagonal * (self.N @ d))
+        return out
+
+    def hessian(self, curv: _Curvature) -> np.ndarray:
+        """The dense Hessian: ``Gram / mu`` plus the corrections of the ``r`` singular values above ``mu``.
+
+        Costs :math:`O(p R q r + p^2 (R + q) r)`.
         """
         p, R, q = self.A3.shape
-        U, sig, Vt = point.svd
+        U, sig, mu = curv.U, curv.sig, curv.mu
         r = int(np.count_nonzero(sig > mu))  # sorted: the first r
-        hessian = self.gram / mu
+        inv = 1.0 / mu
+        hessian = self.gram * inv
         if r:
-            E, F, bottom = _huber_weights(sig, mu, r)
-            V = Vt.T
+            # Relative to Gram / mu: the rows outside U carry c - 1/mu, which the top block must not count twice.
+            bottom = curv.c[:r] - inv
+            E, F = curv.S - inv, curv.T
+            E[:, :r] -= bottom
+            V = curv.Vt.T
             P = (self.A3.reshape(p * R, q) @ V[:, :r]).reshape(p, R, r)  # A_k V_big
-            T = np.matmul(U.T, P)  # K[:, big] of shape (p, q, r)
-            big_big, Kc = T[:, :r], T[:, r:]  # K[big, big], K[small, big]
+            Kr = np.matmul(U.T, P)  # K[:, big] of shape (p, q, r)
+            big_big, Kc = Kr[:, :r], Kr[:, r:]  # K[big, big], K[small, big]
 
             def gram(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
                 return X.reshape(p, -1) @ Y.reshape(p, -1).T
@@ -165,30 +214,88 @@ class SmoothedProgram:
                 hessian += gram(Kd, E[:r, r:] * Kd + F[:r, r:] * Kc.transpose(0, 2, 1))
                 hessian += gram(Kc, E[r:, :r] * Kc + F[r:, :r] * Kd.transpose(0, 2, 1))
         hessian = self.weight * hessian + self.data_hessian
-        if self.l1:
-            w = self.w0 + self.N @ point.v
-            hessian += self.l1 * (self.N.T * (mu_w**2 / np.sqrt(w**2 + mu_w**2) ** 3)) @ self.N
+        if curv.l1_diagonal is not None:
+            hessian += (self.N.T * curv.l1_diagonal) @ self.N
         hessian = 0.5 * (hessian + hessian.T)
         hessian[np.diag_indices(p)] += 1e-13 * max(float(np.trace(hessian)) / max(p, 1), 1e-300)
-        self.hessian = hessian
+        return hessian
 
-    def solve(self, rhs: np.ndarray) -> np.ndarray:
-        """``H^{-1} rhs`` with the last Hessian formed (least squares if it is singular)."""
-        try:
-            return np.linalg.solve(self.hessian, rhs)
-        except np.linalg.LinAlgError:
-            return np.linalg.lstsq(self.hessian, rhs, rcond=None)[0]
+    def conjugate_gradient_budget(self, curv: _Curvature) -> int:
+        """Hessian products that cost as much as one dense :meth:`hessian` (a flop model, NumPy calls priced in)."""
+        p, R, q = self.A3.shape
+        r = int(np.count_nonzero(curv.sig > curv.mu))
+        dense = p * r * (4 * R * q + 2 * p * (R + q)) + 25 * _CALL_FLOPS
+        product = 10 * R * q * q + 4 * p * R * q + 2 * p * p + 12 * _CALL_FLOPS
+        return max(1, int(dense / product))
+
+    def first_step_length(self, point: _Point, step: np.ndarray, slope: float, mu: float) -> float:
+        r"""Minimiser over :data:`_STEP_GRID` of the Newton model with each singular value's term made exact.
+
+        Along ``t * step`` the singular values move to first order as :math:`\sigma_i + t\,\delta_i` with
+        :math:`\delta_i = u_i^T (\sum_k \text{step}_k A_k) v_i`. The model :math:`-t\,s + t^2 s / 2` (``s`` the
+        Newton decrement ``slope``) keeps its rotation and data parts but replaces the quadratic of each
+        :math:`h_\mu(\sigma_i)` by :math:`h_\mu(|\sigma_i + t\,\delta_i|)`.
+        """
+        U, sig, Vt = point.svd
+        delta = np.einsum("ij,ij->j", U, (step @ self.A3_flat).reshape(self.C.shape) @ Vt.T)
+        small = sig <= mu
+        # The quadratic each singular value contributes to the Newton model, summed: c0 + c1 t + c2 t^2.
+        c0 = float(huber(sig, mu).sum())
+        c1 = float(np.minimum(sig / mu, 1.0) @ delta)
+        c2 = 0.5 * float(delta[small] @ delta[small]) / mu
+        exact = huber(np.abs(sig + _STEP_GRID[:, None] * delta), mu).sum(axis=1)
+        t = _STEP_GRID
+        model = slope * (0.5 * t**2 - t) + self.weight * (exact - c0 - c1 * t - c2 * t**2)
+        return float(_STEP_GRID[np.argmin(model)])
+
+
+def _inverse(hessian: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric positive definite Hessian (pseudo-inverse if rounding made it indefinite)."""
+    try:
+        return sla.cho_solve(sla.cho_factor(hessian, check_finite=False), np.eye(len(hessian)), check_finite=False)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(hessian, hermitian=True)
+
+
+def _conjugate_gradient(
+    product: Callable[[np.ndarray], np.ndarray], preconditioner: np.ndarray, rhs: np.ndarray, budget: int
+) -> tuple[np.ndarray | None, int]:
+    """Preconditioned CG for ``H x = rhs`` to a relative residual of :data:`_FORCING`.
+
+    Returns the solution (None if ``budget`` products did not reach it) and the number of products taken.
+    """
+    x = np.zeros_like(rhs)
+    residual = rhs.copy()
+    z = preconditioner @ residual
+    direction, rz = z.copy(), float(residual @ z)
+    target = _FORCING**2 * rz
+    for used in range(1, budget + 1):
+        Hd = product(direction)
+        curvature = float(direction @ Hd)
+        if curvature <= 0:
+            return None, used
+        alpha = rz / curvature
+        x += alpha * direction
+        residual -= alpha * Hd
+        z = preconditioner @ residual
+        rz, previous = float(residual @ z), rz
+        if rz <= target:
+            return x, used
+        direction = z + (rz / previous) * direction
+    return None, budget
 
 
 @dataclass(frozen=True)
 class PathResult:
-    """Where :func:`follow_path` stopped."""
+    """Where :func:`follow_path` stopped, with its work: Newton steps, dense Hessians and Hessian products."""
 
     v: np.ndarray
     steps: int
     converged: bool
     smoothing: float
     decrement: float
+    hessians: int
+    products: int
 
 
 def follow_path(
@@ -206,30 +313,43 @@ def follow_path(
     Intermediate stages stop at a relative Newton decrement of ``1e-3``, the last one at ``tol``.
     ``mu_w = l1_ratio * mu`` smooths the l1 term.
     """
-    steps, decrement = 0, np.inf
+    steps = hessians = products = 0
+    decrement = np.inf
+    inverse = None  # inverse of the last dense Hessian: the preconditioner
     point = program.evaluate(v, mu, l1_ratio * mu)
     while steps < max_iter:
         mu_w = l1_ratio * mu
-        fresh, decrement = True, np.inf
+        final = mu <= mu_final
         while steps < max_iter:
-            if fresh:
-                program.update_hessian(point, mu, mu_w)
-            step = -program.solve(point.grad)
+            curv = program.curvature(point, mu, mu_w)
+            step = None
+            if inverse is not None:
+                step, used = _conjugate_gradient(
+                    partial(program.hessian_product, curv),
+                    inverse,
+                    -point.grad,
+                    program.conjugate_gradient_budget(curv),
+                )
+                products += used
+            if step is None:  # first step, or conjugate gradients would cost more than a dense Hessian
+                inverse = _inverse(program.hessian(curv))
+                hessians += 1
+                step = -(inverse @ point.grad)
             steps += 1
             slope = float(max(-point.grad @ step, 0.0))
             # Relative to the objective or, where that vanishes (an exact symmetry), to the smoothing.
-            previous, decrement = decrement, slope / max(point.value, program.weight * mu, 1e-300)
-            # Reuse the Hessian for the next step, and again while that still converges fast.
-            fresh = not fresh and decrement > 0.25 * previous
-            t, trial = 1.0, program.evaluate(point.v + step, mu, mu_w)
+            decrement = slope / max(point.value, program.weight * mu, 1e-300)
+            t = program.first_step_length(point, step, slope, mu)
+            trial = program.evaluate(point.v + t * step, mu, mu_w)
             while t > 1e-12 and trial.value > point.value - _ARMIJO * t * slope:
                 t *= 0.5
                 trial = program.evaluate(point.v + t * step, mu, mu_w)
             point = trial
-            if decrement < (tol if mu <= mu_final else max(tol, _CENTRING)):
+            if decrement < (tol if final else max(tol, _CENTRING)):
                 break
-        if mu <= mu_final and decrement < tol:
-            return PathResult(point.v, steps, True, mu, decrement)
-        mu = max(mu * _SHRINK, mu_final)
+        if final and decrement < tol:
+            return PathResult(point.v, steps, True, mu, decrement, hessians, products)
+        # The last stage is exactly mu_final (a rounding excess of mu * _SHRINK must not add a stage).
+        mu = mu * _SHRINK if mu * _SHRINK > mu_final * (1 + 1e-9) else mu_final
         point = program.evaluate(point.v, mu, l1_ratio * mu, svd=point.svd)
-    return PathResult(point.v, steps, False, mu, decrement)
+    return PathResult(point.v, steps, False, mu, decrement, hessians, products)

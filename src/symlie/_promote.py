@@ -219,11 +219,11 @@ def promote(
     p = N.shape[1]
     dense = matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
     rows = dense.shape[0] // q
-    A3 = (dense @ N).reshape(rows, q, p).transpose(2, 0, 1)
+    A3 = (N.T @ dense.T).reshape(p, rows, q)
     C = (dense @ w0).reshape(rows, q)
     if rows < q:  # work with the tall orientation (R >= q); singular values are unchanged
-        A3, C = A3.transpose(0, 2, 1), C.T
-    program = SmoothedProgram(np.ascontiguousarray(A3), C, D, y, w0, N, 1.0 if interpolate else float(alpha), float(l1))
+        A3, C = np.ascontiguousarray(A3.transpose(0, 2, 1)), C.T
+    program = SmoothedProgram(A3, C, D, y, w0, N, 1.0 if interpolate else float(alpha), float(l1))
 
     scale = max(np.linalg.norm(C), np.linalg.norm(A3) / np.sqrt(max(p, 1)), 1e-300)
     mu_final = tol * scale
