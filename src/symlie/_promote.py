@@ -228,14 +228,13 @@ def promote(
     scale = max(np.linalg.norm(C), np.linalg.norm(A3) / np.sqrt(max(p, 1)), 1e-300)
     mu_final = tol * scale
     w_scale = scale / max(np.linalg.norm(dense) / np.sqrt(q), 1e-300)  # converts smoothing to w units
-    v = np.zeros(p)
-    mu = max(float(np.linalg.norm(C, 2)), scale)
-    if warm_start is not None:
+    if warm_start is None:  # the top of the path: every singular value in the quadratic zone
+        v, mu = np.zeros(p), max(float(np.linalg.norm(C, 2)), scale)
+    else:
         guess = np.asarray(warm_start.coef, dtype=float).reshape(-1)
         if guess.shape != (n_params,):
             raise ShapeError(f"warm_start.coef must have {n_params} entries, got {guess.shape}")
-        v = N.T @ (guess - w0)
-        mu = max(_WARM_SMOOTHING * scale, mu_final)
+        v, mu = N.T @ (guess - w0), max(_WARM_SMOOTHING * scale, mu_final)
 
     if p:
         path = follow_path(program, v, mu=mu, mu_final=mu_final, tol=tol, max_iter=max_iter, l1_ratio=w_scale / scale)
