@@ -189,6 +189,33 @@ def test_huber_hessian_and_its_products_match_finite_differences(seed, shape, wh
     assert np.abs(products - hessian).max() <= 1e-10 * np.abs(hessian).max()
 
 
+def test_conjugate_gradient_reaches_the_forcing_tolerance_or_reports_its_budget():
+    from symlie._nuclear_newton import _FORCING, _conjugate_gradient
+
+    rng = np.random.default_rng(3)
+    G = rng.normal(size=(30, 30))
+    H = G @ G.T + 1e-3 * np.eye(30)
+    rhs = rng.normal(size=30)
+    rough = np.diag(1.0 / np.diag(H))  # Jacobi: a poor preconditioner
+    x, used = _conjugate_gradient(lambda d: H @ d, rough, rhs, budget=200)
+    residual = rhs - H @ x
+    assert used <= 200 and residual @ rough @ residual <= _FORCING**2 * (rhs @ rough @ rhs) * (1 + 1e-9)
+    assert _conjugate_gradient(lambda d: H @ d, rough, rhs, budget=1) == (None, 1)
+    exact, used = _conjugate_gradient(lambda d: H @ d, np.linalg.inv(H), rhs, budget=5)
+    assert used == 1 and np.allclose(exact, np.linalg.solve(H, rhs))  # the exact preconditioner: one product
+
+
+def test_promote_reports_its_work_and_mostly_uses_hessian_products():
+    from symlie.bench._recovery_targets import make_problem
+
+    problem = make_problem("ortho", "se", m=6, r=1, d=2, seed=0)
+    op = sl.lie_derivative_operator(problem.library, problem.algebra, points=problem.operator_points)
+    n = problem.n_lib // 2
+    res = sl.promote(op, problem.library.evaluate(problem.train_points[:n]), problem.train_values[:n])
+    assert res.converged and problem.relative_error(res.coef) < 1e-4
+    assert 1 <= res.hessians < res.iterations and res.hessian_products > res.iterations
+
+
 def test_warm_start_reaches_the_cold_optimum():
     lib = sl.PolynomialLibrary(3, 2)
     op = sl.lie_derivative_operator(lib, sl.se(3).orthonormalize(), points=None, rng=1)

@@ -16,10 +16,10 @@ symmetric under as large a subalgebra as the data allow (the rank of :math:`\mat
 Both are written as :math:`w = w_0 + N v` (for interpolation :math:`w_0` is the minimum-norm solution and the
 columns of :math:`N` span :math:`\ker D`, which eliminates the constraint; otherwise :math:`w_0 = 0, N = I`) and
 solved by the second-order path-following method of :mod:`symlie._nuclear_newton`: the nuclear norm is replaced by
-its Huber smoothing (within :math:`q\mu/2` of it), each smoothing is minimised by damped Newton steps whose exact
-Hessian costs :math:`O(p\,R\,q\,r)` for ``r`` singular values above :math:`\mu`, and :math:`\mu` shrinks
-geometrically to ``tol`` times the problem's scale: a few dozen Newton steps instead of thousands of first-order
-(ADMM/SCS) iterations.
+its Huber smoothing (within :math:`q\mu/2` of it), each smoothing is minimised by inexact Newton steps (conjugate
+gradients on exact :math:`O(Rq^2 + pRq)` Hessian products, preconditioned by an occasional dense Hessian), and
+:math:`\mu` shrinks geometrically to ``tol`` times the problem's scale: a few dozen Newton steps instead of thousands
+of first-order (ADMM/SCS) iterations.
 """
 
 from __future__ import annotations
@@ -110,6 +110,9 @@ class PromoteResult:
     data_residual : float
         :math:`\|D w - y\|` (zero up to rounding for interpolation).
     iterations : int
+        Newton steps over all smoothing stages.
+    hessians, hessian_products : int
+        Dense Hessians formed and Hessian-vector products taken by conjugate gradients (the solver's work).
     converged : bool
     smoothing : float
         Final smoothing parameter :math:`\mu` (absolute); the penalty is within ``q * smoothing`` of its optimum's.
@@ -125,6 +128,8 @@ class PromoteResult:
     singular_values: np.ndarray
     data_residual: float
     iterations: int
+    hessians: int
+    hessian_products: int
     converged: bool
     smoothing: float
     decrement: float
@@ -239,8 +244,10 @@ def promote(
     if p:
         path = follow_path(program, v, mu=mu, mu_final=mu_final, tol=tol, max_iter=max_iter, l1_ratio=w_scale / scale)
         v, steps, converged, mu, decrement = path.v, path.steps, path.converged, path.smoothing, path.decrement
+        hessians, products = path.hessians, path.products
     else:
-        steps, converged, decrement = 0, True, 0.0
+        steps = hessians = products = 0
+        converged, decrement = True, 0.0
 
     w = w0 + N @ v
     singular = np.linalg.svd(program.matrix(v), compute_uv=False)
@@ -261,6 +268,8 @@ def promote(
         singular_values=singular,
         data_residual=misfit,
         iterations=steps,
+        hessians=hessians,
+        hessian_products=products,
         converged=converged,
         smoothing=float(mu),
         decrement=float(decrement),
