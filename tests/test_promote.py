@@ -216,6 +216,22 @@ def test_promote_reports_its_work_and_mostly_uses_hessian_products():
     assert 1 <= res.hessians < res.iterations and res.hessian_products > res.iterations
 
 
+def test_a_tight_conjugate_gradient_budget_falls_back_to_dense_hessians(monkeypatch):
+    """When CG may take only one product, most steps form a dense Hessian instead; the optimum is the same."""
+    from symlie._nuclear_newton import SmoothedProgram
+    from symlie.bench._recovery_targets import make_problem
+
+    problem = make_problem("ortho", "se", m=5, r=1, d=2, seed=1)
+    op = sl.lie_derivative_operator(problem.library, problem.algebra, points=problem.operator_points)
+    D, y = problem.library.evaluate(problem.train_points[:12]), problem.train_values[:12]
+    usual = sl.promote(op, D, y)
+    monkeypatch.setattr(SmoothedProgram, "conjugate_gradient_budget", lambda self, curv: 1)
+    dense = sl.promote(op, D, y)
+    assert usual.converged and dense.converged and dense.hessians > usual.hessians
+    assert dense.penalty == pytest.approx(usual.penalty, rel=1e-5)
+    assert np.abs(dense.coef - usual.coef).max() <= 1e-4 * np.abs(usual.coef).max()
+
+
 def test_warm_start_reaches_the_cold_optimum():
     lib = sl.PolynomialLibrary(3, 2)
     op = sl.lie_derivative_operator(lib, sl.se(3).orthonormalize(), points=None, rng=1)
