@@ -108,6 +108,11 @@ class _Curvature:
     l1_diagonal: np.ndarray | None  # second derivative of the smoothed l1 term in each w_j
     mu: float
 
+    @property
+    def large(self) -> int:
+        """How many singular values lie above ``mu`` (they are sorted: the first ones)."""
+        return int(np.count_nonzero(self.sig > self.mu))
+
 
 class SmoothedProgram:
     r"""The smoothed objective :math:`f_\mu` in free coordinates: value, gradient, Hessian products and Hessian.
@@ -190,8 +195,7 @@ class SmoothedProgram:
         Costs :math:`O(p R q r + p^2 (R + q) r)`.
         """
         p, R, q = self.A3.shape
-        U, sig, mu = curv.U, curv.sig, curv.mu
-        r = int(np.count_nonzero(sig > mu))  # sorted: the first r
+        U, mu, r = curv.U, curv.mu, curv.large
         inv = 1.0 / mu
         hessian = self.gram * inv
         if r:
@@ -223,7 +227,7 @@ class SmoothedProgram:
     def conjugate_gradient_budget(self, curv: _Curvature) -> int:
         """Hessian products that cost as much as one dense :meth:`hessian` (a flop model, NumPy calls priced in)."""
         p, R, q = self.A3.shape
-        r = int(np.count_nonzero(curv.sig > curv.mu))
+        r = curv.large
         dense = p * r * (4 * R * q + 2 * p * (R + q)) + 25 * _CALL_FLOPS
         product = 10 * R * q * q + 4 * p * R * q + 2 * p * p + 12 * _CALL_FLOPS
         return max(1, int(dense / product))
