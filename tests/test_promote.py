@@ -161,15 +161,15 @@ def test_inconsistent_interpolation_is_refused(se2_cubic):
 def test_huber_hessian_and_its_products_match_finite_differences(seed, shape, where, l1):
     """The O(pRqr) dense Hessian (Gram/mu plus large-singular-value corrections) and the O(Rq^2 + pRq) Hessian
     products are both the exact second derivative."""
+    from symlie._matrix_map import FlatMap
     from symlie._nuclear_newton import SmoothedProgram
 
     rng = np.random.default_rng(seed)
     p, R, q = shape
     D = rng.normal(size=(2, p + 1))
-    program = SmoothedProgram(
-        rng.normal(size=(p, R, q)), rng.normal(size=(R, q)), D, rng.normal(size=2), rng.normal(size=p + 1),
-        rng.normal(size=(p + 1, p)), 0.7, l1,
-    )  # fmt: skip
+    w0, N = rng.normal(size=p + 1), rng.normal(size=(p + 1, p))
+    lie = FlatMap(rng.normal(size=(R * q, p + 1)), q, w0, N)
+    program = SmoothedProgram(lie, D, rng.normal(size=2), w0, N, 0.7, l1)
     v = 0.3 * rng.normal(size=p)
     sig = np.linalg.svd(program.matrix(v), compute_uv=False)
     mu = where * float(np.median(sig))

@@ -27,10 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 
 import numpy as np
 import scipy.linalg as sla
+
+from ._matrix_map import MatrixMap
 
 __all__ = ["PathResult", "SmoothedProgram", "follow_path", "huber"]
 
@@ -119,10 +121,8 @@ class SmoothedProgram:
 
     Parameters
     ----------
-    A3 : ndarray of shape (p, R, q)
-        The Lie-derivative matrix of each free direction, ``R >= q``.
-    C : ndarray of shape (R, q)
-        The Lie-derivative matrix at ``v = 0``.
+    lie : MatrixMap
+        ``v -> C + sum_k v_k A_k`` with ``A_k`` of shape (R, q), ``R >= q`` (:mod:`symlie._matrix_map`).
     D, y : ndarray of shape (n, P) and (n,)
         Data term (empty for interpolation).
     w0, N : ndarray of shape (P,) and (P, p)
@@ -133,8 +133,7 @@ class SmoothedProgram:
 
     def __init__(
         self,
-        A3: np.ndarray,
-        C: np.ndarray,
+        lie: MatrixMap,
         D: np.ndarray,
         y: np.ndarray,
         w0: np.ndarray,
@@ -142,26 +141,28 @@ class SmoothedProgram:
         weight: float,
         l1: float,
     ) -> None:
-        p, R, q = A3.shape
-        self.A3, self.C, self.w0, self.N = A3, C, w0, N
+        self.lie, self.C, self.w0, self.N = lie, lie.offset, w0, N
         self.weight, self.l1 = weight, l1
         self.DN = D @ N
         self.data_residual0 = D @ w0 - y
         self.data_hessian = self.DN.T @ self.DN
         self.data_gradient0 = self.DN.T @ self.data_residual0
-        self.A3_flat = A3.reshape(p, R * q)
-        self.gram = self.A3_flat @ self.A3_flat.T
+
+    @cached_property
+    def gram(self) -> np.ndarray:
+        r""":math:`\langle A_k, A_l\rangle`, shape (p, p)."""
+        return self.lie.gram()
 
     def matrix(self, v: np.ndarray) -> np.ndarray:
         """The Lie-derivative matrix ``C + sum_k v_k A_k`` of shape (R, q)."""
-        return self.C + (v @ self.A3_flat).reshape(self.C.shape)
+        return self.C + self.lie.forward(v)
 
     def evaluate(self, v: np.ndarray, mu: float, mu_w: float, svd: tuple | None = None) -> _Point:
         """Value and gradient at ``v`` (``svd``: that of ``matrix(v)`` when already known)."""
         U, sig, Vt = np.linalg.svd(self.matrix(v), full_matrices=False) if svd is None else svd
         residual = self.data_residual0 + self.DN @ v
         value = 0.5 * float(residual @ residual) + self.weight * float(huber(sig, mu).sum())
-        grad = self.weight * (self.A3_flat @ ((U * np.minimum(sig / mu, 1.0)) @ Vt).reshape(-1))
+        grad = self.weight * self.lie.adjoint((U * np.minimum(sig / mu, 1.0)) @ Vt)
         grad += self.data_gradient0 + self.data_hessian @ v
         if self.l1:
             w = self.w0 + self.N @ v
@@ -181,10 +182,10 @@ class SmoothedProgram:
 
     def hessian_product(self, curv: _Curvature, d: np.ndarray) -> np.ndarray:
         """The Hessian at the point of ``curv`` times ``d``, in :math:`O(Rq^2 + pRq)`."""
-        HV = (d @ self.A3_flat).reshape(self.C.shape) @ curv.Vt.T
+        HV = self.lie.forward(d) @ curv.Vt.T
         K = curv.U.T @ HV
         Z = curv.U @ (curv.S * K + curv.T * K.T - K * curv.c) + HV * curv.c
-        out = self.weight * (self.A3_flat @ (Z @ curv.Vt).reshape(-1)) + self.data_hessian @ d
+        out = self.weight * self.lie.adjoint(Z @ curv.Vt) + self.data_hessian @ d
         if curv.l1_diagonal is not None:
             out += self.N.T @ (curv.l1_diagonal * (self.N @ d))
         return out
@@ -194,7 +195,7 @@ class SmoothedProgram:
 
         Costs :math:`O(p R q r + p^2 (R + q) r)`.
         """
-        p, R, q = self.A3.shape
+        p, R, q = self.lie.shape
         U, mu, r = curv.U, curv.mu, curv.large
         inv = 1.0 / mu
         hessian = self.gram * inv
@@ -204,7 +205,10 @@ class SmoothedProgram:
             E, F = curv.S - inv, curv.T
             E[:, :r] -= bottom
             V = curv.Vt.T
-            P = (self.A3.reshape(p * R, q) @ V[:, :r]).reshape(p, R, r)  # A_k V_big
+            P, Kd = np.empty((p, R, r)), np.empty((p, r, q - r))  # A_k V_big and K[big, small]
+            for block, A in self.lie.blocks():
+                P[block] = (A.reshape(-1, q) @ V[:, :r]).reshape(-1, R, r)
+                Kd[block] = np.matmul(np.matmul(U[:, :r].T, A), V[:, r:])
             Kr = np.matmul(U.T, P)  # K[:, big] of shape (p, q, r)
             big_big, Kc = Kr[:, :r], Kr[:, r:]  # K[big, big], K[small, big]
 
@@ -214,7 +218,6 @@ class SmoothedProgram:
             hessian = hessian + gram(P, P * bottom)
             hessian += gram(big_big, E[:r, :r] * big_big + F[:r, :r] * big_big.transpose(0, 2, 1))
             if r < q:
-                Kd = np.matmul(np.matmul(U[:, :r].T, self.A3), V[:, r:])  # K[big, small]
                 hessian += gram(Kd, E[:r, r:] * Kd + F[:r, r:] * Kc.transpose(0, 2, 1))
                 hessian += gram(Kc, E[r:, :r] * Kc + F[r:, :r] * Kd.transpose(0, 2, 1))
         hessian = self.weight * hessian + self.data_hessian
@@ -226,10 +229,10 @@ class SmoothedProgram:
 
     def conjugate_gradient_budget(self, curv: _Curvature) -> int:
         """Hessian products that cost as much as one dense :meth:`hessian` (a flop model, NumPy calls priced in)."""
-        p, R, q = self.A3.shape
+        p, R, q = self.lie.shape
         r = curv.large
         dense = p * r * (4 * R * q + 2 * p * (R + q)) + 25 * _CALL_FLOPS
-        product = 10 * R * q * q + 4 * p * R * q + 2 * p * p + 12 * _CALL_FLOPS
+        product = 10 * R * q * q + self.lie.product_flops + 2 * p * p + 12 * _CALL_FLOPS
         return max(1, int(dense / product))
 
     def first_step_length(self, point: _Point, step: np.ndarray, slope: float, mu: float) -> float:
@@ -241,7 +244,7 @@ class SmoothedProgram:
         :math:`h_\mu(\sigma_i)` by :math:`h_\mu(|\sigma_i + t\,\delta_i|)`.
         """
         U, sig, Vt = point.svd
-        delta = np.einsum("ij,ij->j", U, (step @ self.A3_flat).reshape(self.C.shape) @ Vt.T)
+        delta = np.einsum("ij,ij->j", U, self.lie.forward(step) @ Vt.T)
         small = sig <= mu
         # The quadratic each singular value contributes to the Newton model, summed: c0 + c1 t + c2 t^2.
         c0 = float(huber(sig, mu).sum())

@@ -66,10 +66,9 @@ class PointEvaluation:
         return np.matmul(self.dtheta, self.fields).transpose(0, 2, 1)
 
 
-def sampled_tensor(library: PolynomialLibrary, action: Action, X: np.ndarray) -> np.ndarray:
-    """``T`` at the rows of ``X``: ndarray of shape (n_samples * n_out, q, n_out * L), rows ordered (x, o')."""
-    n, n_out, q, L = len(X), action.n_outputs, action.n_generators, len(library)
-    ev = PointEvaluation.at(library, action, X)
+def sampled_tensor(ev: PointEvaluation, n_out: int) -> np.ndarray:
+    """``T`` at the evaluated points: ndarray of shape (n_samples * n_out, q, n_out * L), rows ordered (x, o')."""
+    (n, L), q = ev.theta.shape, ev.fields.shape[2]
     transport = ev.transport()
     T = np.zeros((n, n_out, q, n_out, L))
     for o in range(n_out):
@@ -103,22 +102,23 @@ def lie_derivative_values(ev: PointEvaluation, W: np.ndarray) -> np.ndarray:
     return out
 
 
-def tensor_norm(ev: PointEvaluation, n_outputs: int) -> float:
+def tensor_norm(ev: PointEvaluation, n_outputs: int, weights: np.ndarray | None = None) -> float:
     r"""Frobenius norm of ``T`` at the evaluated points, from small Gram matrices (``T`` is never formed).
 
-    With :math:`G = D\theta\, v` (the transport term),
-    :math:`\|T\|^2 = n_{out} \sum_x \mathrm{tr}(D\theta^\top D\theta\; V V^\top)
-    - 2 \sum_{x,k} \mathrm{tr} B_k\, \theta^\top G_k + \sum_{x,k} \|B_k\|^2 \|\theta\|^2`.
+    With :math:`G = D\theta\, v` (the transport term) and point weights :math:`\omega_x` (default 1),
+    :math:`\|T\|^2 = \sum_x \omega_x \big(n_{out} \mathrm{tr}(D\theta^\top D\theta\; V V^\top)
+    - 2 \sum_k \mathrm{tr} B_k\, \theta^\top G_k + \sum_k \|B_k\|^2 \|\theta\|^2\big)`.
     """
     jac_gram = np.matmul(ev.dtheta.transpose(0, 2, 1), ev.dtheta)  # (N, m, m)
     field_gram = np.matmul(ev.fields, ev.fields.transpose(0, 2, 1))  # (N, m, m)
-    total = n_outputs * float(np.sum(jac_gram * field_gram))
+    per_point = n_outputs * np.sum(jac_gram * field_gram, axis=(1, 2))
     if ev.outputs is not None:
         B, theta = ev.outputs, ev.theta
         trace = np.einsum("knaa->nk", B)
         along = np.einsum("nl,nli,nik->nk", theta, ev.dtheta, ev.fields, optimize=True)  # theta . G_k
-        total -= 2.0 * float(np.sum(trace * along))
-        total += float(np.sum(np.sum(B**2, axis=(2, 3)).T * np.sum(theta**2, axis=1)[:, None]))
+        per_point -= 2.0 * np.sum(trace * along, axis=1)
+        per_point += np.sum(B**2, axis=(0, 2, 3)) * np.sum(theta**2, axis=1)
+    total = float(per_point.sum() if weights is None else per_point @ weights)
     return float(np.sqrt(max(total, 0.0)))
 
 
@@ -183,12 +183,23 @@ class LieDerivativeOperator:
             self._sparse, self.row_monomials = exact_matrix(library, action)
             self._n_rows = len(self.row_monomials) * action.n_outputs
         else:
-            T = sampled_tensor(library, action, points)
-            if weights is not None:
-                T *= np.repeat(np.sqrt(weights), action.n_outputs)[:, None, None]
-            T.setflags(write=False)
-            self._tensor = T
             self._n_rows = len(points) * action.n_outputs
+
+    @cached_property
+    def evaluation(self) -> PointEvaluation:
+        """The library and the action at :attr:`points` (sampled form only): the factors of ``T``."""
+        if self.points is None:
+            raise SymlieValueError("the exact form has no point evaluation")
+        return PointEvaluation.at(self.library, self.action, self.points)
+
+    @cached_property
+    def _tensor(self) -> np.ndarray:
+        """The sampled ``T`` (R, q, P), formed on first use (solvers that need only its action never form it)."""
+        T = sampled_tensor(self.evaluation, self.n_outputs)
+        if self.weights is not None:
+            T *= np.repeat(np.sqrt(self.weights), self.n_outputs)[:, None, None]
+        T.setflags(write=False)
+        return T
 
     # ------------------------------------------------------------------------------------------- sizes
     @property
@@ -254,7 +265,10 @@ class LieDerivativeOperator:
         w = w.reshape(-1)
         if self.points is None:
             return np.asarray(self._sparse @ w).reshape(self.n_rows, self.n_generators)
-        return self._tensor @ w
+        values = lie_derivative_values(self.evaluation, w.reshape(1, self.n_outputs, -1))[0]  # (n, n_out, q)
+        if self.weights is not None:
+            values *= np.sqrt(self.weights)[:, None, None]
+        return values.reshape(self.n_rows, self.n_generators)
 
     @cached_property
     def _discrete(self) -> tuple[np.ndarray | sp.csr_matrix, np.ndarray | None]:

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from ._errors import ConvergenceWarning, ShapeError, SymlieValueError
+from ._matrix_map import operator_shape, restricted_map
 from ._nuclear_newton import SmoothedProgram, follow_path
 from ._validation import as_float_array
 
@@ -42,15 +42,6 @@ __all__ = ["PromoteResult", "nuclear_norm_penalty", "promote"]
 # optimum moved only slightly in objective: the Huber quadratic zone is then too narrow for the Newton decrement to
 # see the way out (tested against cold solves on the recovery grid).
 _WARM_SMOOTHING = 1e-2
-
-
-def _operator_parts(operator: Any) -> tuple[Any, int]:
-    """The stacked operator matrix ``(rows * q, P)`` (rows ordered (row, generator)) and q."""
-    matrix = operator.matrix
-    q = int(operator.n_generators)
-    if matrix.shape[0] % q:
-        raise ShapeError(f"operator.matrix has {matrix.shape[0]} rows, not a multiple of q={q}")
-    return matrix, q
 
 
 def nuclear_norm_penalty(operator: Any, coef: Any) -> float:
@@ -67,11 +58,12 @@ def nuclear_norm_penalty(operator: Any, coef: Any) -> float:
     -------
     float
     """
-    matrix, q = _operator_parts(operator)
+    n_params, _ = operator_shape(operator)
     w = as_float_array(coef, "coef").reshape(-1)
-    if w.size != matrix.shape[1]:
-        raise ShapeError(f"coef must have {matrix.shape[1]} entries, got {w.size}")
-    return float(np.linalg.svd((matrix @ w).reshape(-1, q), compute_uv=False).sum())
+    if w.size != n_params:
+        raise ShapeError(f"coef must have {n_params} entries, got {w.size}")
+    matrix = restricted_map(operator, w, np.zeros((n_params, 0))).offset
+    return float(np.linalg.svd(matrix, compute_uv=False).sum())
 
 
 def program_objective(penalty: float, misfit: float, coef: np.ndarray, alpha: float, l1: float) -> float:
@@ -202,8 +194,7 @@ def promote(
     array([1., 0., 0., 1., 0., 1.])
     """
     start = time.perf_counter()
-    matrix, q = _operator_parts(operator)
-    n_params = matrix.shape[1]
+    n_params, q = operator_shape(operator)
     D = as_float_array(design, "design", shape=(None, n_params))
     y = as_float_array(targets, "targets", shape=(D.shape[0],))
     if alpha < 0 or l1 < 0:
@@ -222,17 +213,13 @@ def promote(
     else:
         w0, N = np.zeros(n_params), np.eye(n_params)
     p = N.shape[1]
-    dense = matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
-    rows = dense.shape[0] // q
-    A3 = (N.T @ dense.T).reshape(p, rows, q)
-    C = (dense @ w0).reshape(rows, q)
-    if rows < q:  # work with the tall orientation (R >= q); singular values are unchanged
-        A3, C = np.ascontiguousarray(A3.transpose(0, 2, 1)), C.T
-    program = SmoothedProgram(A3, C, D, y, w0, N, 1.0 if interpolate else float(alpha), float(l1))
+    lie = restricted_map(operator, w0, N)
+    program = SmoothedProgram(lie, D, y, w0, N, 1.0 if interpolate else float(alpha), float(l1))
 
-    scale = max(np.linalg.norm(C), np.linalg.norm(A3) / np.sqrt(max(p, 1)), 1e-300)
+    C = lie.offset
+    scale = max(np.linalg.norm(C), np.sqrt(np.trace(program.gram) / max(p, 1)), 1e-300)
     mu_final = tol * scale
-    w_scale = scale / max(np.linalg.norm(dense) / np.sqrt(q), 1e-300)  # converts smoothing to w units
+    w_scale = scale / max(lie.operator_norm / np.sqrt(q), 1e-300)  # converts smoothing to w units
     if warm_start is None:  # the top of the path: every singular value in the quadratic zone
         v, mu = np.zeros(p), max(float(np.linalg.norm(C, 2)), scale)
     else:
