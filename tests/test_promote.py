@@ -187,6 +187,13 @@ def test_huber_hessian_and_its_products_match_finite_differences(seed, shape, wh
     assert np.abs(hessian - numeric).max() <= 1e-6 * np.abs(numeric).max()
     products = np.column_stack([program.hessian_product(curv, e) for e in np.eye(p)])
     assert np.abs(products - hessian).max() <= 1e-10 * np.abs(hessian).max()
+    # The tangent predictor's right-hand side: the derivative of the gradient along mu (mu_w = 0.2 / mu * mu).
+    rate = program.smoothing_derivative(program.evaluate(v, mu, 0.2), mu, 0.2, 0.2 / mu)
+    h = 1e-6 * mu
+    along = (
+        program.evaluate(v, mu + h, 0.2 * (mu + h) / mu).grad - program.evaluate(v, mu - h, 0.2 * (mu - h) / mu).grad
+    ) / (2 * h)
+    assert np.abs(rate - along).max() <= 1e-5 * max(np.abs(along).max(), 1.0)
 
 
 def test_conjugate_gradient_reaches_the_forcing_tolerance_or_reports_its_budget():
@@ -221,9 +228,9 @@ def test_a_tight_conjugate_gradient_budget_falls_back_to_dense_hessians(monkeypa
     from symlie._nuclear_newton import SmoothedProgram
     from symlie.bench._recovery_targets import make_problem
 
-    problem = make_problem("ortho", "se", m=5, r=1, d=2, seed=1)
+    problem = make_problem("ortho", "se", m=7, r=1, d=2, seed=1)
     op = sl.lie_derivative_operator(problem.library, problem.algebra, points=problem.operator_points)
-    D, y = problem.library.evaluate(problem.train_points[:12]), problem.train_values[:12]
+    D, y = problem.library.evaluate(problem.train_points[:25]), problem.train_values[:25]
     usual = sl.promote(op, D, y)
     monkeypatch.setattr(SmoothedProgram, "conjugate_gradient_budget", lambda self, curv: 1)
     dense = sl.promote(op, D, y)
