@@ -87,3 +87,20 @@ def test_operator_shape_checks_flat_matrices():
 
     with pytest.raises(sl.ShapeError, match="not a multiple of q=2"):
         operator_shape(Odd())
+
+
+def test_promote_gives_the_same_solution_through_either_map():
+    """A sampled operator (pointwise map) and the same operator seen only through its flat matrix (flat map)."""
+
+    class FlatOnly:
+        def __init__(self, op):
+            self.matrix, self.n_generators = op.matrix, op.n_generators
+
+    lib = sl.PolynomialLibrary(3, 2)
+    op = sl.lie_derivative_operator(lib, sl.se(3), points=None, rng=2)
+    X = np.random.default_rng(4).uniform(-1, 1, size=(7, 3))
+    y = 0.5 + ((X - 0.2) ** 2).sum(axis=1)
+    fast, flat = sl.promote(op, lib.evaluate(X), y), sl.promote(FlatOnly(op), lib.evaluate(X), y)
+    assert fast.converged and flat.converged
+    assert fast.penalty == pytest.approx(flat.penalty, rel=1e-9)
+    np.testing.assert_allclose(fast.coef, flat.coef, atol=1e-7)
