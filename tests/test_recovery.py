@@ -135,6 +135,11 @@ def test_grid_cells_csv_compare_and_plot(tmp_path):
     summary = _recovery_grid.compare(rows)
     assert {(s["m"], s["r"]) for s in summary} == {(5, 1), (10, 1), (10, 6)}
     assert all(s["speedup"] == pytest.approx(150.0) and s["n_recover_no_worse"] for s in summary)
+    total = _recovery_grid.compare_total(summary)
+    assert total["cells"] == 3 and total["seconds_symlie"] == 6.0 and total["seconds_cvxpy"] == 900.0
+    assert total["speedup"] == pytest.approx(150.0) and total["n_recover_no_worse"]
+    worse = [{**summary[0], "n_recover_no_worse": False}, *summary[1:]]
+    assert not _recovery_grid.compare_total(worse)["n_recover_no_worse"]
     _recovery_grid.plot([r for r in rows if r["solver"] == "symlie"], tmp_path / "r.png", title="t")
     assert (tmp_path / "r.png").stat().st_size > 1000
 
