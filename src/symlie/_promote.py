@@ -160,9 +160,11 @@ def promote(
     l1 : float, default 0
         Weight :math:`\beta` of an optional l1 term.
     tol : float, default 1e-6
-        Final smoothing relative to the problem's scale, and the relative Newton-decrement tolerance. The
-        minimiser moves by about ``10 * tol`` relative to its size at the end (``1e-6`` leaves a wide margin to
-        the ``5e-3`` recovery criterion of the paper's experiment).
+        Final smoothing relative to the problem's scale, and the relative Newton-decrement tolerance. Where
+        the optimum is sharp, the minimiser moves by about ``10 * tol`` relative to its size at the end (``1e-6``
+        leaves a wide margin to the ``5e-3`` recovery criterion of the paper's experiment); where it is flat, the
+        penalty can stop up to about ``1e-4`` (relative) above the optimum even so (docs/promote.md, "The
+        solver").
     max_iter : int, default 300
         Largest number of Newton steps over all smoothing stages.
     warm_start : PromoteResult, optional
